@@ -1,0 +1,43 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Kiban: scientific foundation models on CPUs, from one core to an MPI cluster.
+/// Dependencies point one way: system libraries and C kernels → KibanTensor → higher layers → `kiban`.
+let package = Package(
+    name: "Kiban",
+    products: [
+        .library(name: "KibanTensor", targets: ["KibanTensor"]),
+        .library(name: "KibanIO", targets: ["KibanIO"]),
+        .library(name: "KibanDistributed", targets: ["KibanDistributed"]),
+        .executable(name: "kiban", targets: ["kiban"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
+            providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .target(name: "KibanKernels", path: "Kernels"),
+        .target(name: "KibanTensor", dependencies: ["CBLAS", "KibanKernels"]),
+        .target(name: "KibanIO", dependencies: ["KibanTensor", "CHDF5"]),
+        .target(name: "KibanDistributed", dependencies: ["CMPI"]),
+        .executableTarget(
+            name: "kiban",
+            dependencies: [
+                "KibanTensor", "KibanIO", "KibanDistributed", "CBLAS", "KibanKernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(
+            name: "KibanTensorTests",
+            dependencies: ["KibanTensor", "KibanIO", "KibanKernels"]),
+        .testTarget(name: "KibanKernelsTests", dependencies: ["KibanKernels"]),
+        .testTarget(name: "KibanSystemTests", dependencies: ["KibanIO", "KibanDistributed"]),
+    ]
+)
