@@ -7,6 +7,7 @@ let package = Package(
     name: "Kiban",
     products: [
         .library(name: "KibanTensor", targets: ["KibanTensor"]),
+        .library(name: "KibanOptim", targets: ["KibanOptim"]),
         .library(name: "KibanIO", targets: ["KibanIO"]),
         .library(name: "KibanDistributed", targets: ["KibanDistributed"]),
         .executable(name: "kiban", targets: ["kiban"]),
@@ -26,17 +27,18 @@ let package = Package(
             providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(name: "KibanKernels", path: "Kernels"),
         .target(name: "KibanTensor", dependencies: ["CBLAS", "KibanKernels"]),
+        .target(name: "KibanOptim", dependencies: ["KibanTensor", "KibanKernels"]),
         .target(name: "KibanIO", dependencies: ["KibanTensor", "CHDF5"]),
         .target(name: "KibanDistributed", dependencies: ["CMPI"]),
         .executableTarget(
             name: "kiban",
             dependencies: [
-                "KibanTensor", "KibanIO", "KibanDistributed", "CBLAS", "KibanKernels",
+                "KibanTensor", "KibanOptim", "KibanIO", "KibanDistributed", "CBLAS", "KibanKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "KibanTensorTests",
-            dependencies: ["KibanTensor", "KibanIO", "KibanKernels"]),
+            dependencies: ["KibanTensor", "KibanOptim", "KibanIO", "KibanKernels"]),
         .testTarget(name: "KibanKernelsTests", dependencies: ["KibanKernels"]),
         .testTarget(name: "KibanSystemTests", dependencies: ["KibanIO", "KibanDistributed"]),
     ]

@@ -1,0 +1,99 @@
+extension Tensor {
+    /// An uninitialised contiguous tensor (every element must be written before it is read).
+    public static func empty(_ shape: [Int]) -> Tensor {
+        tensorCheck(shape.allSatisfy { $0 >= 0 }, "empty", "negative extent in shape \(describeShape(shape))")
+        return Tensor(storage: Storage(uninitializedCount: Shape.count(shape)), shape: shape)
+    }
+
+    /// A contiguous tensor filled with `value`.
+    public static func full(_ shape: [Int], _ value: Float, requiresGrad: Bool = false) -> Tensor {
+        tensorCheck(shape.allSatisfy { $0 >= 0 }, "full", "negative extent in shape \(describeShape(shape))")
+        let tensor = Tensor(storage: Storage(count: Shape.count(shape), repeating: value), shape: shape)
+        tensor.requiresGrad = requiresGrad
+        return tensor
+    }
+
+    /// A contiguous tensor of zeros.
+    public static func zeros(_ shape: [Int], requiresGrad: Bool = false) -> Tensor {
+        full(shape, 0, requiresGrad: requiresGrad)
+    }
+
+    /// A contiguous tensor of ones.
+    public static func ones(_ shape: [Int], requiresGrad: Bool = false) -> Tensor {
+        full(shape, 1, requiresGrad: requiresGrad)
+    }
+
+    /// Standard normal samples times `scale`, drawn from `generator`.
+    public static func randn(
+        _ shape: [Int], scale: Float = 1, generator: RandomGenerator, requiresGrad: Bool = false
+    ) -> Tensor {
+        let tensor = empty(shape)
+        for i in 0..<tensor.count { tensor.pointer[i] = generator.normal() * scale }
+        tensor.requiresGrad = requiresGrad
+        return tensor
+    }
+
+    /// Uniform samples in [low, high), drawn from `generator`.
+    public static func uniform(
+        _ shape: [Int], low: Float = 0, high: Float = 1, generator: RandomGenerator, requiresGrad: Bool = false
+    ) -> Tensor {
+        let tensor = empty(shape)
+        for i in 0..<tensor.count { tensor.pointer[i] = low + (high - low) * generator.uniform() }
+        tensor.requiresGrad = requiresGrad
+        return tensor
+    }
+
+    /// 0, 1, …, count − 1 as floats.
+    public static func arange(_ count: Int) -> Tensor {
+        Tensor(shape: [count], values: (0..<count).map(Float.init))
+    }
+
+    /// A contiguous copy that owns its storage and is not on the tape.
+    public func copied() -> Tensor {
+        Elementwise.map(self) { $0 }
+    }
+
+    /// This tensor if it is already contiguous, else a contiguous copy (recorded on the tape).
+    public func contiguous() -> Tensor {
+        if isContiguous { return self }
+        return Tensor.record("contiguous", inputs: [self], output: copied()) { [shape] gradient in
+            [gradient.reshaped(shape)]
+        }
+    }
+
+    /// Copies `source` (broadcast to this shape) into this tensor's elements, bypassing the tape.
+    public func assign(_ source: Tensor) {
+        tensorCheck(
+            Shape.broadcast(source.shape, shape, op: "assign") == shape, "assign",
+            "cannot assign shape \(describeShape(source.shape)) into shape \(describeShape(shape))")
+        let target = Shape.broadcastStrides(shape: source.shape, strides: source.strides, to: shape)
+        let destination = storage.pointer, from = source.storage.pointer
+        Elementwise.forEachRow(shape: shape, strides: [strides, target], offsets: [offset, source.offset]) {
+            _, offsets, length, inner in
+            for i in 0..<length { destination[offsets[0] + i * inner[0]] = from[offsets[1] + i * inner[1]] }
+        }
+    }
+
+    /// Adds `other` (broadcast to this shape) into this tensor in place, bypassing the tape.
+    public func addInPlace(_ other: Tensor) {
+        tensorCheck(
+            Shape.broadcast(other.shape, shape, op: "addInPlace") == shape, "addInPlace",
+            "cannot add shape \(describeShape(other.shape)) into shape \(describeShape(shape))")
+        let source = Shape.broadcastStrides(shape: other.shape, strides: other.strides, to: shape)
+        let destination = storage.pointer, from = other.storage.pointer
+        Elementwise.forEachRow(shape: shape, strides: [strides, source], offsets: [offset, other.offset]) {
+            _, offsets, length, inner in
+            let d = destination + offsets[0], s = from + offsets[1]
+            if inner[0] == 1 && inner[1] == 1 {
+                for i in 0..<length { d[i] += s[i] }
+            } else {
+                for i in 0..<length { d[i * inner[0]] += s[i * inner[1]] }
+            }
+        }
+    }
+
+    /// Sets every element to `value` in place, bypassing the tape.
+    public func fill(_ value: Float) {
+        assign(Tensor(value))
+    }
+}

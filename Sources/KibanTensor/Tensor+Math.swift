@@ -1,0 +1,61 @@
+import Foundation
+
+/// Elementwise functions. Each backward uses the saved input or output, whichever is cheaper.
+extension Tensor {
+    /// eˣ.
+    public func exp() -> Tensor {
+        let output = Elementwise.map(self) { Foundation.exp($0) }
+        return Tensor.record("exp", inputs: [self], output: output) { [y = output.detached()] gradient in
+            [gradient * y]
+        }
+    }
+
+    /// Natural logarithm.
+    public func log() -> Tensor {
+        let output = Elementwise.map(self) { Foundation.log($0) }
+        return Tensor.record("log", inputs: [self], output: output) { [x = detached()] gradient in [gradient / x] }
+    }
+
+    /// Square root.
+    public func sqrt() -> Tensor {
+        let output = Elementwise.map(self) { $0.squareRoot() }
+        return Tensor.record("sqrt", inputs: [self], output: output) { [y = output.detached()] gradient in
+            [Elementwise.zip(gradient, y, op: "sqrt.backward") { g, r in g / (2 * r) }]
+        }
+    }
+
+    /// Hyperbolic tangent.
+    public func tanh() -> Tensor {
+        let output = Elementwise.map(self) { Foundation.tanh($0) }
+        return Tensor.record("tanh", inputs: [self], output: output) { [y = output.detached()] gradient in
+            [Elementwise.zip(gradient, y, op: "tanh.backward") { g, t in g * (1 - t * t) }]
+        }
+    }
+
+    /// Logistic sigmoid 1 / (1 + e⁻ˣ).
+    public func sigmoid() -> Tensor {
+        let output = Elementwise.map(self) { 1 / (1 + Foundation.exp(-$0)) }
+        return Tensor.record("sigmoid", inputs: [self], output: output) { [y = output.detached()] gradient in
+            [Elementwise.zip(gradient, y, op: "sigmoid.backward") { g, s in g * s * (1 - s) }]
+        }
+    }
+
+    /// max(x, 0); the gradient at 0 is 0.
+    public func relu() -> Tensor {
+        let output = Elementwise.map(self) { Swift.max($0, 0) }
+        return Tensor.record("relu", inputs: [self], output: output) { [x = detached()] gradient in
+            [Elementwise.zip(gradient, x, op: "relu.backward") { g, v in v > 0 ? g : 0 }]
+        }
+    }
+
+    /// xᵖ for a constant exponent.
+    public func pow(_ exponent: Float) -> Tensor {
+        let output = Elementwise.map(self) { Foundation.pow($0, exponent) }
+        return Tensor.record("pow", inputs: [self], output: output) { [x = detached()] gradient in
+            [Elementwise.zip(gradient, x, op: "pow.backward") { g, v in g * exponent * Foundation.pow(v, exponent - 1) }]
+        }
+    }
+
+    /// x².
+    public func squared() -> Tensor { self * self }
+}

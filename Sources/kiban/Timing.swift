@@ -1,0 +1,27 @@
+import Foundation
+
+/// Wall-clock timing helpers for the benchmarks.
+enum Timing {
+    /// Seconds taken by one call of `body`.
+    static func seconds(_ body: () -> Void) -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    }
+
+    /// Runs each body `warmup` times, then `repeats` rounds that time the bodies in turn
+    /// (interleaved, so machine noise hits all of them alike); returns the median seconds of each.
+    static func interleavedMedians(warmup: Int, repeats: Int, _ bodies: [() -> Void]) -> [Double] {
+        for _ in 0..<warmup { for body in bodies { body() } }
+        var samples = [[Double]](repeating: [], count: bodies.count)
+        for _ in 0..<max(1, repeats) {
+            for (index, body) in bodies.enumerated() { samples[index].append(seconds(body)) }
+        }
+        return samples.map(median)
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+}
