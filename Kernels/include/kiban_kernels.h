@@ -1,0 +1,193 @@
+#ifndef KIBAN_KERNELS_H
+#define KIBAN_KERNELS_H
+
+// Kiban C kernels: softmax, layer norm, GELU, AdamW, reductions and an FMA peak probe.
+//
+// Shape legend:
+//   n     length of one row (the dimension a row kernel reduces over) or of a flat vector
+//   rows  number of independent rows; row r occupies elements [r*n, (r+1)*n)
+//   (rows, n) is a contiguous row-major float32 array of rows*n elements; (n) and (rows) are vectors.
+// Lengths and counts are `long`; n = 0 or rows = 0 does nothing.
+//
+// Every kernel X comes as kb_X (dispatcher, runs the active path), kb_X_scalar (readable libm reference),
+// kb_X_avx2 and kb_X_avx512; kb_fma_peak_gflops takes the path as an argument instead. Call an _avx2/_avx512
+// variant directly only if kb_path_supported says the CPU has it. Row kernels keep no global state, so disjoint
+// row ranges may run on different threads.
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// A kernel implementation path.
+typedef enum { KB_PATH_SCALAR = 0, KB_PATH_AVX2 = 1, KB_PATH_AVX512 = 2 } kb_path;
+
+/// 1 if this CPU (and OS) can run `path`, else 0. Scalar is always supported.
+int kb_path_supported(kb_path path);
+/// The path dispatchers use; on first call it is read from KIBAN_KERNELS=scalar|avx2|avx512 as by
+/// kb_reload_path_from_env (default: best supported).
+kb_path kb_active_path(void);
+/// Re-reads KIBAN_KERNELS (unset or empty: best supported path); an unknown or unsupported value prints one line
+/// to stderr and selects the best supported path.
+void kb_reload_path_from_env(void);
+/// Makes `path` active and returns 1; returns 0 and changes nothing if the CPU cannot run it.
+int kb_set_path(kb_path path);
+/// "scalar", "avx2" or "avx512" ("unknown" for any other value).
+const char *kb_path_name(kb_path path);
+
+/// Softmax of each row: y = exp(x - max) / sum(exp(x - max)). x, y: (rows, n); y may alias x.
+/// -inf entries give exactly 0; a fully masked row (all -inf) gives all 0; a row containing NaN or +inf gives NaN
+/// in every entry (inf - inf poisons the row sum). Vector paths flush exp(x - max) < ~1e-38 to 0 (scalar: subnormal).
+void kb_softmax_rows(const float *x, float *y, long rows, long n);
+/// Scalar reference of kb_softmax_rows. x, y: (rows, n); y may alias x.
+void kb_softmax_rows_scalar(const float *x, float *y, long rows, long n);
+/// AVX2+FMA kb_softmax_rows. x, y: (rows, n); y may alias x.
+void kb_softmax_rows_avx2(const float *x, float *y, long rows, long n);
+/// AVX-512 kb_softmax_rows. x, y: (rows, n); y may alias x.
+void kb_softmax_rows_avx512(const float *x, float *y, long rows, long n);
+
+/// Log-softmax of each row: y = x - max - log(sum(exp(x - max))). x, y: (rows, n); y may alias x.
+/// -inf entries give -inf; a fully masked row (all -inf) gives all -inf; a row containing NaN or +inf gives NaN
+/// in every entry.
+void kb_log_softmax_rows(const float *x, float *y, long rows, long n);
+/// Scalar reference of kb_log_softmax_rows. x, y: (rows, n); y may alias x.
+void kb_log_softmax_rows_scalar(const float *x, float *y, long rows, long n);
+/// AVX2+FMA kb_log_softmax_rows. x, y: (rows, n); y may alias x.
+void kb_log_softmax_rows_avx2(const float *x, float *y, long rows, long n);
+/// AVX-512 kb_log_softmax_rows. x, y: (rows, n); y may alias x.
+void kb_log_softmax_rows_avx512(const float *x, float *y, long rows, long n);
+
+/// Softmax backward per row: dx = y * (dy - sum(dy * y)), y the softmax output. y, dy, dx: (rows, n); dx may alias dy.
+void kb_softmax_rows_backward(const float *y, const float *dy, float *dx, long rows, long n);
+/// Scalar reference of kb_softmax_rows_backward. y, dy, dx: (rows, n); dx may alias dy.
+void kb_softmax_rows_backward_scalar(const float *y, const float *dy, float *dx, long rows, long n);
+/// AVX2+FMA kb_softmax_rows_backward. y, dy, dx: (rows, n); dx may alias dy.
+void kb_softmax_rows_backward_avx2(const float *y, const float *dy, float *dx, long rows, long n);
+/// AVX-512 kb_softmax_rows_backward. y, dy, dx: (rows, n); dx may alias dy.
+void kb_softmax_rows_backward_avx512(const float *y, const float *dy, float *dx, long rows, long n);
+
+/// Log-softmax backward per row: dx = dy - exp(y) * sum(dy), y the log-softmax output (sum(dy) accumulated in double).
+/// y, dy, dx: (rows, n); dx may alias dy.
+void kb_log_softmax_rows_backward(const float *y, const float *dy, float *dx, long rows, long n);
+/// Scalar reference of kb_log_softmax_rows_backward. y, dy, dx: (rows, n); dx may alias dy.
+void kb_log_softmax_rows_backward_scalar(const float *y, const float *dy, float *dx, long rows, long n);
+/// AVX2+FMA kb_log_softmax_rows_backward. y, dy, dx: (rows, n); dx may alias dy.
+void kb_log_softmax_rows_backward_avx2(const float *y, const float *dy, float *dx, long rows, long n);
+/// AVX-512 kb_log_softmax_rows_backward. y, dy, dx: (rows, n); dx may alias dy.
+void kb_log_softmax_rows_backward_avx512(const float *y, const float *dy, float *dx, long rows, long n);
+
+/// Layer norm per row: y = (x - mean) * rstd * weight + bias, rstd = 1/sqrt(biased var + eps); two-pass, the mean
+/// summed in double.
+/// x, y: (rows, n); weight, bias: (n) or NULL (1, 0); mean, rstd: (rows) outputs or NULL. y may alias x.
+void kb_layernorm_forward(const float *x, const float *weight, const float *bias, float *y, float *mean, float *rstd,
+                          long rows, long n, float eps);
+/// Scalar reference of kb_layernorm_forward (same shapes).
+void kb_layernorm_forward_scalar(const float *x, const float *weight, const float *bias, float *y, float *mean,
+                                 float *rstd, long rows, long n, float eps);
+/// AVX2+FMA kb_layernorm_forward (same shapes).
+void kb_layernorm_forward_avx2(const float *x, const float *weight, const float *bias, float *y, float *mean,
+                               float *rstd, long rows, long n, float eps);
+/// AVX-512 kb_layernorm_forward (same shapes).
+void kb_layernorm_forward_avx512(const float *x, const float *weight, const float *bias, float *y, float *mean,
+                                 float *rstd, long rows, long n, float eps);
+
+/// Layer norm backward: xhat = (x - mean) * rstd, g = dy * weight; dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
+/// (overwritten); dweight += sum over rows of dy * xhat, dbias += sum over rows of dy (accumulated).
+/// x, dy, dx: (rows, n); weight: (n) or NULL (1); mean, rstd: (rows); dweight, dbias: (n) or NULL. dx may alias dy.
+/// Threads splitting rows need their own dweight/dbias accumulators.
+void kb_layernorm_backward(const float *x, const float *weight, const float *mean, const float *rstd, const float *dy,
+                           float *dx, float *dweight, float *dbias, long rows, long n);
+/// Scalar reference of kb_layernorm_backward (same shapes).
+void kb_layernorm_backward_scalar(const float *x, const float *weight, const float *mean, const float *rstd,
+                                  const float *dy, float *dx, float *dweight, float *dbias, long rows, long n);
+/// AVX2+FMA kb_layernorm_backward (same shapes).
+void kb_layernorm_backward_avx2(const float *x, const float *weight, const float *mean, const float *rstd,
+                                const float *dy, float *dx, float *dweight, float *dbias, long rows, long n);
+/// AVX-512 kb_layernorm_backward (same shapes).
+void kb_layernorm_backward_avx512(const float *x, const float *weight, const float *mean, const float *rstd,
+                                  const float *dy, float *dx, float *dweight, float *dbias, long rows, long n);
+
+/// GELU (tanh approximation): y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); gelu(-inf) = 0.
+/// x, y: (n); y may alias x.
+void kb_gelu_tanh_forward(const float *x, float *y, long n);
+/// Scalar reference of kb_gelu_tanh_forward. x, y: (n); y may alias x.
+void kb_gelu_tanh_forward_scalar(const float *x, float *y, long n);
+/// AVX2+FMA kb_gelu_tanh_forward. x, y: (n); y may alias x.
+void kb_gelu_tanh_forward_avx2(const float *x, float *y, long n);
+/// AVX-512 kb_gelu_tanh_forward. x, y: (n); y may alias x.
+void kb_gelu_tanh_forward_avx512(const float *x, float *y, long n);
+
+/// GELU (tanh) backward: dx = dy * gelu_tanh'(x); the derivative is 1 at +inf and 0 at -inf.
+/// x, dy, dx: (n); dx may alias dy.
+void kb_gelu_tanh_backward(const float *x, const float *dy, float *dx, long n);
+/// Scalar reference of kb_gelu_tanh_backward. x, dy, dx: (n); dx may alias dy.
+void kb_gelu_tanh_backward_scalar(const float *x, const float *dy, float *dx, long n);
+/// AVX2+FMA kb_gelu_tanh_backward. x, dy, dx: (n); dx may alias dy.
+void kb_gelu_tanh_backward_avx2(const float *x, const float *dy, float *dx, long n);
+/// AVX-512 kb_gelu_tanh_backward. x, dy, dx: (n); dx may alias dy.
+void kb_gelu_tanh_backward_avx512(const float *x, const float *dy, float *dx, long n);
+
+/// GELU (exact): y = 0.5 x (1 + erf(x / sqrt(2))). x, y: (n); y may alias x. gelu(-inf) = 0.
+void kb_gelu_erf_forward(const float *x, float *y, long n);
+/// Scalar reference of kb_gelu_erf_forward. x, y: (n); y may alias x.
+void kb_gelu_erf_forward_scalar(const float *x, float *y, long n);
+/// AVX2+FMA kb_gelu_erf_forward. x, y: (n); y may alias x.
+void kb_gelu_erf_forward_avx2(const float *x, float *y, long n);
+/// AVX-512 kb_gelu_erf_forward. x, y: (n); y may alias x.
+void kb_gelu_erf_forward_avx512(const float *x, float *y, long n);
+
+/// GELU (exact) backward: dx = dy * (Phi(x) + x phi(x)); the derivative is 1 at +inf and 0 at -inf.
+/// x, dy, dx: (n); dx may alias dy.
+void kb_gelu_erf_backward(const float *x, const float *dy, float *dx, long n);
+/// Scalar reference of kb_gelu_erf_backward. x, dy, dx: (n); dx may alias dy.
+void kb_gelu_erf_backward_scalar(const float *x, const float *dy, float *dx, long n);
+/// AVX2+FMA kb_gelu_erf_backward. x, dy, dx: (n); dx may alias dy.
+void kb_gelu_erf_backward_avx2(const float *x, const float *dy, float *dx, long n);
+/// AVX-512 kb_gelu_erf_backward. x, dy, dx: (n); dx may alias dy.
+void kb_gelu_erf_backward_avx512(const float *x, const float *dy, float *dx, long n);
+
+/// AdamW step (PyTorch semantics): param *= 1 - lr*weight_decay; m = beta1 m + (1-beta1) g;
+/// v = beta2 v + (1-beta2) g^2; param -= lr * (m / bias_correction1) / (sqrt(v / bias_correction2) + eps),
+/// with bias_correctionK = 1 - betaK^t.
+/// param, grad, m, v: (n); param, m, v are updated in place.
+void kb_adamw_update(float *param, const float *grad, float *m, float *v, long n, float lr, float beta1, float beta2,
+                     float eps, float weight_decay, float bias_correction1, float bias_correction2);
+/// Scalar reference of kb_adamw_update (same arguments).
+void kb_adamw_update_scalar(float *param, const float *grad, float *m, float *v, long n, float lr, float beta1,
+                            float beta2, float eps, float weight_decay, float bias_correction1, float bias_correction2);
+/// AVX2 kb_adamw_update; same operation order as the scalar reference (same arguments).
+void kb_adamw_update_avx2(float *param, const float *grad, float *m, float *v, long n, float lr, float beta1,
+                          float beta2, float eps, float weight_decay, float bias_correction1, float bias_correction2);
+/// AVX-512 kb_adamw_update; same operation order as the scalar reference (same arguments).
+void kb_adamw_update_avx512(float *param, const float *grad, float *m, float *v, long n, float lr, float beta1,
+                            float beta2, float eps, float weight_decay, float bias_correction1, float bias_correction2);
+
+/// Sum of x: (n), accumulated in double. Deterministic for a given path and n (order documented per variant).
+double kb_sum(const float *x, long n);
+/// Scalar reference of kb_sum: one double accumulator, elements in index order. x: (n).
+double kb_sum_scalar(const float *x, long n);
+/// AVX2 kb_sum: element i of each full 16-element block adds to double lane i; lanes combined in a fixed tree,
+/// then the remaining elements in index order. x: (n).
+double kb_sum_avx2(const float *x, long n);
+/// AVX-512 kb_sum: element i of each full 32-element block adds to double lane i; lanes combined in a fixed tree,
+/// then the remaining elements in index order. x: (n).
+double kb_sum_avx512(const float *x, long n);
+
+/// Sum of x*x over x: (n), squares and accumulation in double. Deterministic for a given path and n.
+double kb_sum_squares(const float *x, long n);
+/// Scalar reference of kb_sum_squares: one double accumulator, elements in index order. x: (n).
+double kb_sum_squares_scalar(const float *x, long n);
+/// AVX2 kb_sum_squares, same order as kb_sum_avx2. x: (n).
+double kb_sum_squares_avx2(const float *x, long n);
+/// AVX-512 kb_sum_squares, same order as kb_sum_avx512. x: (n).
+double kb_sum_squares_avx512(const float *x, long n);
+
+/// Runs an FMA-only loop of `path` on the calling thread for about `seconds` and returns its GFLOP/s (2 flops per
+/// FMA lane: 16 lanes avx512, 8 avx2; scalar uses mulss+addss pairs, 2 flops each); 0 if the CPU cannot run `path`.
+/// The loops are inline assembly, so the figure does not depend on the optimisation level.
+double kb_fma_peak_gflops(kb_path path, double seconds);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
