@@ -26,6 +26,8 @@ struct BenchGEMM: ParsableCommand {
     struct Report: Codable {
         let threads: Int
         let openblasCoretype: String
+        /// The kernel family OpenBLAS chose at load time.
+        let openblasCore: String
         let peakGflops: Double
         let rows: [Row]
     }
@@ -56,11 +58,11 @@ struct BenchGEMM: ParsableCommand {
         }
         let report = Report(
             threads: threads, openblasCoretype: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)",
-            peakGflops: peak, rows: rows)
+            openblasCore: String(cString: openblas_get_corename()), peakGflops: peak, rows: rows)
         if options.json {
             print(try BenchOutput.json(report))
         } else {
-            print("sgemm, \(threads) threads, OPENBLAS_CORETYPE=\(report.openblasCoretype), FP32 peak \(BenchOutput.format(peak)) GFLOP/s")
+            print("sgemm, \(threads) threads, OPENBLAS_CORETYPE=\(report.openblasCoretype) (core \(report.openblasCore)), FP32 peak \(BenchOutput.format(peak)) GFLOP/s")
             print(BenchOutput.table(
                 header: ["N", "Tensor GFLOP/s", "cblas GFLOP/s", "Tensor/cblas", "% of peak"],
                 rows: rows.map { row in

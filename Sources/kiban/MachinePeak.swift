@@ -2,15 +2,18 @@ import Dispatch
 import KibanKernels
 import KibanTensor
 
-/// The machine's FP32 FMA peak, measured by running the widest supported FMA loop on every thread.
+/// The machine's FP32 FMA peak, measured by running the widest supported FMA loop on every thread
+/// at once; the best of three trials, since a shared machine only ever lowers the figure.
 enum MachinePeak {
     static func measure(threads: Int) -> Double {
         let path = [KB_PATH_AVX512, KB_PATH_AVX2].first { kb_path_supported($0) != 0 } ?? KB_PATH_SCALAR
-        let results = PeakResults(count: threads)
-        DispatchQueue.concurrentPerform(iterations: threads) { thread in
-            results.store(kb_fma_peak_gflops(path, 0.3), at: thread)
-        }
-        return results.total
+        return (0..<3).map { _ in
+            let results = PeakResults(count: threads)
+            DispatchQueue.concurrentPerform(iterations: threads) { thread in
+                results.store(kb_fma_peak_gflops(path, 0.2), at: thread)
+            }
+            return results.total
+        }.max() ?? 0
     }
 
     /// Per-thread results written from concurrent iterations (each slot by one thread only).
