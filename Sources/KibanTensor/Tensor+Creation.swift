@@ -63,31 +63,29 @@ extension Tensor {
 
     /// Copies `source` (broadcast to this shape) into this tensor's elements, bypassing the tape.
     public func assign(_ source: Tensor) {
-        tensorCheck(
-            Shape.broadcast(source.shape, shape, op: "assign") == shape, "assign",
-            "cannot assign shape \(describeShape(source.shape)) into shape \(describeShape(shape))")
-        let target = Shape.broadcastStrides(shape: source.shape, strides: source.strides, to: shape)
-        let destination = storage.pointer, from = source.storage.pointer
-        Elementwise.forEachRow(shape: shape, strides: [strides, target], offsets: [offset, source.offset]) {
-            _, offsets, length, inner in
-            for i in 0..<length { destination[offsets[0] + i * inner[0]] = from[offsets[1] + i * inner[1]] }
-        }
+        updateElements(from: source, op: "assign") { $0 = $1 }
     }
 
     /// Adds `other` (broadcast to this shape) into this tensor in place, bypassing the tape.
     public func addInPlace(_ other: Tensor) {
+        updateElements(from: other, op: "addInPlace") { $0 += $1 }
+    }
+
+    /// Applies `update(&element, sourceElement)` to every element, with `source` broadcast to this shape.
+    @inline(__always)
+    private func updateElements(from source: Tensor, op: String, _ update: (inout Float, Float) -> Void) {
         tensorCheck(
-            Shape.broadcast(other.shape, shape, op: "addInPlace") == shape, "addInPlace",
-            "cannot add shape \(describeShape(other.shape)) into shape \(describeShape(shape))")
-        let source = Shape.broadcastStrides(shape: other.shape, strides: other.strides, to: shape)
-        let destination = storage.pointer, from = other.storage.pointer
-        Elementwise.forEachRow(shape: shape, strides: [strides, source], offsets: [offset, other.offset]) {
+            Shape.broadcast(source.shape, shape, op: op) == shape, op,
+            "cannot write shape \(describeShape(source.shape)) into shape \(describeShape(shape))")
+        let sourceStrides = Shape.broadcastStrides(shape: source.shape, strides: source.strides, to: shape)
+        let destination = storage.pointer, from = source.storage.pointer
+        Elementwise.forEachRow(shape: shape, strides: [strides, sourceStrides], offsets: [offset, source.offset]) {
             _, offsets, length, inner in
             let d = destination + offsets[0], s = from + offsets[1]
             if inner[0] == 1 && inner[1] == 1 {
-                for i in 0..<length { d[i] += s[i] }
+                for i in 0..<length { update(&d[i], s[i]) }
             } else {
-                for i in 0..<length { d[i * inner[0]] += s[i * inner[1]] }
+                for i in 0..<length { update(&d[i * inner[0]], s[i * inner[1]]) }
             }
         }
     }

@@ -1,13 +1,14 @@
 /// Reductions over axes. Sums accumulate in Double in row-major input order, so a result does not
 /// depend on the thread count.
 extension Tensor {
-    /// Sum over `axes` (all axes when empty is not meant: pass every axis, or use ``sum()``).
+    /// Sum over `axes` (an empty list sums nothing; use ``sum()`` for every axis).
     public func summed(axes: [Int], keepingDimensions: Bool = false) -> Tensor {
         let axes = Shape.normalize(axes: axes, rank: rank, op: "sum", shape: shape)
         var keptShape = shape
         for axis in axes { keptShape[axis] = 1 }
         let output = reduceSum(toKeptShape: keptShape)
-        let result = keepingDimensions ? output : output.reshapedWithoutTape(keptShape.enumerated().filter { !axes.contains($0.offset) }.map(\.element))
+        let droppedShape = shape.indices.filter { !axes.contains($0) }.map { shape[$0] }
+        let result = keepingDimensions ? output : output.reshapedWithoutTape(droppedShape)
         return Tensor.record("sum", inputs: [self], output: result) { [shape] gradient in
             [gradient.reshaped(keptShape).expanded(to: shape)]
         }
