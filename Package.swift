@@ -7,6 +7,7 @@ let package = Package(
     name: "Kiban",
     products: [
         .library(name: "KibanTensor", targets: ["KibanTensor"]),
+        .library(name: "KibanNN", targets: ["KibanNN"]),
         .library(name: "KibanOptim", targets: ["KibanOptim"]),
         .library(name: "KibanIO", targets: ["KibanIO"]),
         .library(name: "KibanDistributed", targets: ["KibanDistributed"]),
@@ -27,7 +28,8 @@ let package = Package(
             providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(name: "KibanKernels", path: "Kernels"),
         .target(name: "KibanTensor", dependencies: ["CBLAS", "KibanKernels"]),
-        .target(name: "KibanOptim", dependencies: ["KibanTensor", "KibanKernels"]),
+        .target(name: "KibanNN", dependencies: ["KibanTensor"]),
+        .target(name: "KibanOptim", dependencies: ["KibanTensor", "KibanNN", "KibanKernels"]),
         .target(name: "KibanIO", dependencies: ["KibanTensor", "CHDF5"]),
         .target(name: "KibanDistributed", dependencies: ["CMPI"]),
         .executableTarget(
@@ -40,6 +42,7 @@ let package = Package(
             name: "KibanTensorTests",
             dependencies: ["KibanTensor", "KibanOptim", "KibanIO", "KibanKernels"]),
         .testTarget(name: "KibanKernelsTests", dependencies: ["KibanKernels"]),
+        .testTarget(name: "KibanNNTests", dependencies: ["KibanNN", "KibanOptim", "KibanIO", "KibanTensor"]),
         .testTarget(name: "KibanSystemTests", dependencies: ["KibanIO", "KibanDistributed"]),
     ]
 )

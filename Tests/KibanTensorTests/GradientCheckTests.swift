@@ -98,6 +98,19 @@ enum GradientCases {
             $0[0].crossEntropy(targets: IndexTensor([1, -100, 4, 0]))
         },
         .init("contiguous of permuted (2, 3, 4)", shapes: [[2, 3, 4]]) { $0[0].permuted([1, 2, 0]).contiguous() * 3 },
+        .init("attention q (2, 2, 3, 4) kv (2, 2, 5, 4)", shapes: [[2, 2, 3, 4], [2, 2, 5, 4], [2, 2, 5, 4]]) {
+            Tensor.scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], scale: 0.5)
+        },
+        .init("attention causal with key mask (1, 2, 4, 3)", shapes: [[1, 2, 4, 3], [1, 2, 4, 3], [1, 2, 4, 3]]) {
+            let mask = Tensor(shape: [1, 1, 1, 4], values: [0, 0, 0, -.infinity])
+            return Tensor.scaledDotProductAttention(
+                query: $0[0], key: $0[1], value: $0[2], additiveMask: mask, causal: true, scale: 0.7)
+        },
+        .init("attention grouped-query 4 heads over 2, permuted (B, T, H, D) inputs", shapes: [[1, 3, 4, 2], [1, 3, 2, 2], [1, 3, 2, 2]]) {
+            Tensor.scaledDotProductAttention(
+                query: $0[0].permuted([0, 2, 1, 3]), key: $0[1].permuted([0, 2, 1, 3]), value: $0[2].permuted([0, 2, 1, 3]),
+                causal: true, scale: 1)
+        },
     ]
 }
 

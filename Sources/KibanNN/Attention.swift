@@ -1,0 +1,108 @@
+import Foundation
+import KibanTensor
+
+// Dim legend: B batch, T new tokens, S keys (past + new), H query heads, K key/value heads,
+// D head width, C model width = H·D.
+
+/// Rotary position embedding in the `rotate_half` form used by Llama and ESM-2:
+/// x·cos + rotate_half(x)·sin with frequencies θ^(−2i/D) repeated over both halves of D.
+public struct RotaryEmbedding: Sendable {
+    public let headDimension: Int
+    public let base: Float
+
+    public init(headDimension: Int, base: Float = 10_000) {
+        tensorCheck(headDimension % 2 == 0, "rotary", "head width \(headDimension) must be even")
+        self.headDimension = headDimension
+        self.base = base
+    }
+
+    /// cos and sin tables for positions `start..<start+count`: each (count, D).
+    func tables(start: Int, count: Int) -> (cos: Tensor, sin: Tensor) {
+        let half = headDimension / 2
+        var cosines = [Float](repeating: 0, count: count * headDimension), sines = cosines
+        for position in 0..<count {
+            for i in 0..<half {
+                // Hugging Face keeps the inverse frequencies in float32.
+                let inverseFrequency = Float(1 / Foundation.pow(Double(base), Double(2 * i) / Double(headDimension)))
+                let angle = Double(start + position) * Double(inverseFrequency)
+                for offset in [i, i + half] {
+                    cosines[position * headDimension + offset] = Float(Foundation.cos(angle))
+                    sines[position * headDimension + offset] = Float(Foundation.sin(angle))
+                }
+            }
+        }
+        return (Tensor(shape: [count, headDimension], values: cosines), Tensor(shape: [count, headDimension], values: sines))
+    }
+
+    /// x: (B, H, T, D) at positions start..<start+T → same shape.
+    public func callAsFunction(_ x: Tensor, start: Int = 0) -> Tensor {
+        let (cos, sin) = tables(start: start, count: x.shape[2])
+        let halves = x.split(sizes: [headDimension / 2, headDimension / 2], axis: -1)
+        let rotated = Tensor.concatenate([-halves[1], halves[0]], axis: -1)
+        return x * cos + rotated * sin
+    }
+}
+
+/// Cached keys and values of every layer for incremental decoding.
+public final class KeyValueCache {
+    /// Per layer: keys and values (B, K, S, D).
+    var entries: [Int: (keys: Tensor, values: Tensor)] = [:]
+
+    public init() {}
+
+    /// Number of positions already cached (0 when empty).
+    public var length: Int { entries[0]?.keys.shape[2] ?? 0 }
+
+    /// Appends new keys/values for `layer` and returns everything cached for it.
+    func append(layer: Int, keys: Tensor, values: Tensor) -> (keys: Tensor, values: Tensor) {
+        let merged: (keys: Tensor, values: Tensor)
+        if let past = entries[layer] {
+            merged = (Tensor.concatenate([past.keys, keys], axis: 2), Tensor.concatenate([past.values, values], axis: 2))
+        } else {
+            merged = (keys.contiguous(), values.contiguous())
+        }
+        entries[layer] = (merged.keys.detached(), merged.values.detached())
+        return merged
+    }
+}
+
+/// The shared middle of every attention layer: split projections into heads, rotate, attend, merge.
+public enum MultiHeadAttention {
+    /// q: (B, T, H·D), k and v: (B, T, K·D) → (B, T, H·D).
+    /// - keyPaddingMask: (B, S) with 1 for real keys and 0 for padding, or nil.
+    /// - cache/layer: when given, new keys and values are appended and attention runs over all of them;
+    ///   rotary positions continue from the cached length.
+    public static func attend(
+        query: Tensor, key: Tensor, value: Tensor, heads: Int, keyValueHeads: Int, rotary: RotaryEmbedding?,
+        keyPaddingMask: Tensor?, causal: Bool, scale: Float? = nil, cache: KeyValueCache? = nil, layer: Int = 0
+    ) -> Tensor {
+        let (batch, tokens, width) = (query.shape[0], query.shape[1], query.shape[2])
+        tensorCheck(width % heads == 0, "attention", "width \(width) is not divisible by \(heads) heads")
+        let headWidth = width / heads
+        let start = cache?.length ?? 0
+        var q = splitHeads(query, heads: heads), k = splitHeads(key, heads: keyValueHeads)
+        var v = splitHeads(value, heads: keyValueHeads)
+        if let rotary {
+            q = rotary(q, start: start)
+            k = rotary(k, start: start)
+        }
+        if let cache { (k, v) = cache.append(layer: layer, keys: k, values: v) }
+        let mask = keyPaddingMask.map(additiveKeyMask)
+        let attended = Tensor.scaledDotProductAttention(
+            query: q, key: k, value: v, additiveMask: mask, causal: causal,
+            scale: scale ?? 1 / Float(headWidth).squareRoot())
+        return attended.permuted([0, 2, 1, 3]).reshaped([batch, tokens, width])
+    }
+
+    /// (B, T, H·D) → (B, H, T, D), a view.
+    static func splitHeads(_ x: Tensor, heads: Int) -> Tensor {
+        let (batch, tokens, width) = (x.shape[0], x.shape[1], x.shape[2])
+        return x.reshaped([batch, tokens, heads, width / heads]).permuted([0, 2, 1, 3])
+    }
+
+    /// (B, S) of 1/0 → (B, 1, 1, S) of 0/−∞.
+    static func additiveKeyMask(_ mask: Tensor) -> Tensor {
+        let additive = withNoGrad { Tensor.where(mask, Tensor(0), Tensor(-.infinity)) }
+        return additive.reshaped([mask.shape[0], 1, 1, mask.shape[1]])
+    }
+}

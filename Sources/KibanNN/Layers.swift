@@ -1,0 +1,110 @@
+import KibanTensor
+
+// Dim legend: B batch, T tokens, C input features, D output features, V vocabulary.
+
+/// How a layer draws its initial weights.
+public enum Initialization {
+    /// Normal(0, std²) weights — BERT/ESM/Llama use std = 0.02 (`initializer_range`).
+    case normal(std: Float)
+    /// Uniform(±1/√fanIn), PyTorch's `nn.Linear` default scale.
+    case uniformFanIn
+
+    func tensor(_ shape: [Int], fanIn: Int, generator: RandomGenerator) -> Tensor {
+        switch self {
+        case .normal(let std): Tensor.randn(shape, scale: std, generator: generator)
+        case .uniformFanIn:
+            Tensor.uniform(shape, low: -1 / Float(fanIn).squareRoot(), high: 1 / Float(fanIn).squareRoot(), generator: generator)
+        }
+    }
+}
+
+/// y = x Wᵀ + b, with W stored (D, C) as in PyTorch so checkpoints load unchanged.
+public final class Linear: Module {
+    public let weight: Parameter
+    public let bias: Parameter?
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, initialization: Initialization, generator: RandomGenerator) {
+        weight = Parameter(initialization.tensor([outFeatures, inFeatures], fanIn: inFeatures, generator: generator))
+        self.bias = bias ? Parameter(Tensor.zeros([outFeatures]), decays: false) : nil
+    }
+
+    override public var ownParameters: [(key: String, parameter: Parameter)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+
+    /// x: (…, C) → (…, D). The transposed weight goes to GEMM as a transposed operand (no copy).
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let product = x.matmul(weight.value.transposed())
+        return bias.map { product + $0.value } ?? product
+    }
+}
+
+/// A lookup table of V vectors of width C.
+public final class Embedding: Module {
+    public let weight: Parameter
+
+    public init(_ count: Int, _ dimensions: Int, initialization: Initialization = .normal(std: 0.02), generator: RandomGenerator) {
+        weight = Parameter(initialization.tensor([count, dimensions], fanIn: dimensions, generator: generator))
+    }
+
+    override public var ownParameters: [(key: String, parameter: Parameter)] { [("weight", weight)] }
+
+    /// ids: (B, T) → (B, T, C).
+    public func callAsFunction(_ ids: IndexTensor) -> Tensor {
+        weight.value.indexSelect(axis: 0, indices: ids)
+    }
+}
+
+/// Layer normalisation over the last axis with learned scale and shift (one fused op).
+public final class LayerNorm: Module {
+    public let weight: Parameter
+    public let bias: Parameter
+    public let epsilon: Float
+
+    public init(_ dimensions: Int, epsilon: Float = 1e-5) {
+        weight = Parameter(Tensor.ones([dimensions]), decays: false)
+        bias = Parameter(Tensor.zeros([dimensions]), decays: false)
+        self.epsilon = epsilon
+    }
+
+    override public var ownParameters: [(key: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
+
+    /// x: (…, C) → (…, C).
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        x.layerNorm(weight: weight.value, bias: bias.value, epsilon: epsilon)
+    }
+}
+
+/// Root-mean-square normalisation (Llama): x / √(mean(x²) + ε) ⊙ w, computed in float32.
+public final class RMSNorm: Module {
+    public let weight: Parameter
+    public let epsilon: Float
+
+    public init(_ dimensions: Int, epsilon: Float = 1e-6) {
+        weight = Parameter(Tensor.ones([dimensions]), decays: false)
+        self.epsilon = epsilon
+    }
+
+    override public var ownParameters: [(key: String, parameter: Parameter)] { [("weight", weight)] }
+
+    /// x: (…, C) → (…, C).
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let meanSquare = (x * x).mean(axes: [-1], keepingDimensions: true)
+        return x / (meanSquare + epsilon).sqrt() * weight.value
+    }
+}
+
+/// Inverted dropout that is active only in training mode.
+public final class Dropout: Module {
+    public let probability: Float
+    let generator: RandomGenerator
+
+    public init(_ probability: Float, generator: RandomGenerator) {
+        self.probability = probability
+        self.generator = generator
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        x.dropout(probability: probability, generator: generator, training: isTraining)
+    }
+}

@@ -1,0 +1,142 @@
+import KibanTensor
+
+/// A trainable tensor owned by a module. Its `value` is a leaf that requires a gradient unless
+/// the parameter is frozen; ``ParameterBuffer`` may re-point `value` into a flat buffer.
+public final class Parameter {
+    /// The current values (a leaf tensor).
+    public var value: Tensor {
+        didSet { value.requiresGrad = !isFrozen }
+    }
+
+    /// Frozen parameters take no gradient and are skipped by optimizers.
+    public var isFrozen = false {
+        didSet { value.requiresGrad = !isFrozen }
+    }
+
+    /// Whether AdamW's weight decay applies by default; layers set it false for biases and
+    /// normalisation weights, as Hugging Face's trainer does.
+    public let decays: Bool
+
+    public init(_ value: Tensor, decays: Bool = true) {
+        self.value = value
+        self.decays = decays
+        value.requiresGrad = true
+    }
+
+    public var shape: [Int] { value.shape }
+}
+
+/// The base of every layer and model, in the manner of MLX-Swift's `Module`.
+///
+/// A subclass lists its parameters and child modules under their checkpoint keys by overriding
+/// ``ownParameters`` and ``children``, next to the stored properties; dotted paths built from
+/// those keys equal Hugging Face state-dict keys (`encoder.layer.0.attention.self.query.weight`).
+/// The same `Parameter` object may appear under two keys (tied weights).
+open class Module {
+    /// Training mode (dropout active) or evaluation mode.
+    public private(set) var isTraining = true
+
+    public init() {}
+
+    /// This module's own parameters by key (not its children's).
+    open var ownParameters: [(key: String, parameter: Parameter)] { [] }
+
+    /// Child modules by key, in a fixed order.
+    open var children: [(key: String, module: Module)] { [] }
+
+    /// Every parameter under its dotted path, depth first in declaration order. A tied parameter
+    /// appears once per key.
+    public func namedParameters(prefix: String = "") -> [(name: String, parameter: Parameter)] {
+        var result = ownParameters.map { (name: prefix + $0.key, parameter: $0.parameter) }
+        for (key, child) in children {
+            result += child.namedParameters(prefix: prefix + key + ".")
+        }
+        return result
+    }
+
+    /// Every distinct parameter once (the first key of a tied parameter names it).
+    public func uniqueParameters() -> [(name: String, parameter: Parameter)] {
+        var seen = Set<ObjectIdentifier>()
+        return namedParameters().filter { seen.insert(ObjectIdentifier($0.parameter)).inserted }
+    }
+
+    /// Parameters that are not frozen.
+    public func trainableParameters() -> [(name: String, parameter: Parameter)] {
+        uniqueParameters().filter { !$0.parameter.isFrozen }
+    }
+
+    /// Number of distinct scalar parameters (tied weights counted once).
+    public var parameterCount: Int { uniqueParameters().map { $0.parameter.value.count }.reduce(0, +) }
+
+    /// Every module in the tree with its dotted path ("" for this one).
+    public func namedModules(prefix: String = "") -> [(name: String, module: Module)] {
+        var result = [(name: prefix.isEmpty ? "" : String(prefix.dropLast()), module: self)]
+        for (key, child) in children { result += child.namedModules(prefix: prefix + key + ".") }
+        return result
+    }
+
+    /// Stops gradients to every parameter of this module and its children.
+    public func freeze() {
+        for (_, parameter) in namedParameters() { parameter.isFrozen = true }
+    }
+
+    /// Lets gradients reach every parameter of this module and its children again.
+    public func unfreeze() {
+        for (_, parameter) in namedParameters() { parameter.isFrozen = false }
+    }
+
+    /// Switches this module and its children to training (`true`) or evaluation mode.
+    public func train(_ training: Bool = true) {
+        for (_, module) in namedModules() { module.isTraining = training }
+    }
+
+    /// Evaluation mode: dropout off.
+    public func eval() { train(false) }
+
+    /// Values of every parameter by dotted name (tied parameters under each key).
+    public func stateDict() -> [String: Tensor] {
+        Dictionary(namedParameters().map { ($0.name, $0.parameter.value) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Copies values into parameters by dotted name. Strict loading (the default) stops with a
+    /// list of every missing, unexpected and mis-shaped name; non-strict loading copies what
+    /// matches and returns the same report.
+    @discardableResult
+    public func load(stateDict: [String: Tensor], strict: Bool = true) throws -> LoadReport {
+        let parameters = namedParameters()
+        let known = Set(parameters.map(\.name))
+        var report = LoadReport(
+            missing: parameters.map(\.name).filter { stateDict[$0] == nil }.sorted(),
+            unexpected: stateDict.keys.filter { !known.contains($0) }.sorted(), misShaped: [])
+        for (name, parameter) in parameters {
+            guard let source = stateDict[name] else { continue }
+            guard source.shape == parameter.shape else {
+                report.misShaped.append("\(name): checkpoint \(describeShape(source.shape)), model \(describeShape(parameter.shape))")
+                continue
+            }
+        }
+        if strict && !report.isClean { throw report }
+        for (name, parameter) in parameters {
+            guard let source = stateDict[name], source.shape == parameter.shape else { continue }
+            withNoGrad { parameter.value.assign(source) }
+        }
+        return report
+    }
+}
+
+/// What a state-dict load found besides exact matches.
+public struct LoadReport: Error, CustomStringConvertible, Equatable {
+    public var missing: [String]
+    public var unexpected: [String]
+    public var misShaped: [String]
+
+    public var isClean: Bool { missing.isEmpty && unexpected.isEmpty && misShaped.isEmpty }
+
+    public var description: String {
+        var lines: [String] = []
+        if !missing.isEmpty { lines.append("missing: " + missing.joined(separator: ", ")) }
+        if !unexpected.isEmpty { lines.append("unexpected: " + unexpected.joined(separator: ", ")) }
+        if !misShaped.isEmpty { lines.append("mis-shaped: " + misShaped.joined(separator: "; ")) }
+        return lines.isEmpty ? "all parameters matched" : lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,141 @@
+import CBLAS
+import KibanKernels
+
+// Dim legend: B batch, H query heads, G query heads per key/value head, T queries, S keys, D head width.
+
+extension Tensor {
+    /// softmax(Q Kᵀ · scale + mask) V as one tape node with a hand-written backward.
+    ///
+    /// - query: (B, H, T, D); key, value: (B, H / G, S, D) — grouped-query attention when G > 1
+    ///   (query head h reads key/value head h / G). Any strides with unit stride along D go to
+    ///   BLAS without copies, so a permuted (B, T, H, D) projection needs no transpose copy.
+    /// - additiveMask: broadcastable to (B, H, T, S), added to the scores (0 keeps, −∞ drops a key).
+    /// - causal: query t sees keys s ≤ t + S − T (the last query sees every key, as with a KV cache).
+    /// Returns (B, H, T, D), contiguous. Rows whose keys are all masked give zeros.
+    public static func scaledDotProductAttention(
+        query: Tensor, key: Tensor, value: Tensor, additiveMask: Tensor? = nil, causal: Bool = false, scale: Float
+    ) -> Tensor {
+        let geometry = AttentionGeometry(query: query, key: key, value: value)
+        let (q, k, v) = (query.unitStrideInner(), key.unitStrideInner(), value.unitStrideInner())
+        let (b, h, t, s, d) = (geometry.batch, geometry.heads, geometry.queries, geometry.keys, geometry.width)
+        let probabilities = Tensor.empty([b, h, t, s])
+        geometry.forEachHead { batch, head, kvHead in
+            gemm(
+                .noTranspose, .transpose, t, s, d, scale, q.matrix(batch, head), k.matrix(batch, kvHead), 0,
+                probabilities.pointer + (batch * h + head) * t * s, s)
+        }
+        if let additiveMask {
+            tensorCheck(
+                Shape.broadcast(additiveMask.shape, probabilities.shape, op: "attention") == probabilities.shape,
+                "attention", "mask of shape \(describeShape(additiveMask.shape)) does not broadcast to scores \(describeShape(probabilities.shape))")
+            probabilities.addInPlace(additiveMask)
+        }
+        if causal { probabilities.maskFuture(queries: t, keys: s) }
+        let rows = b * h * t, scores = probabilities.pointer
+        Threading.parallelRows(rows, rowLength: s) { range in
+            kb_softmax_rows(scores + range.lowerBound * s, scores + range.lowerBound * s, range.count, s)
+        }
+        let output = Tensor.empty([b, h, t, d])
+        geometry.forEachHead { batch, head, kvHead in
+            gemm(
+                .noTranspose, .noTranspose, t, d, s, 1, (probabilities.pointer + (batch * h + head) * t * s, s),
+                v.matrix(batch, kvHead), 0, output.pointer + (batch * h + head) * t * d, d)
+        }
+        return record("attention", inputs: [query, key, value], output: output) { gradient in
+            let dOutput = gradient.contiguousWithoutTape()
+            let dScores = Tensor.empty([b, h, t, s])
+            let dQuery = Tensor.empty([b, h, t, d])
+            let dKey = Tensor.zeros([b, geometry.keyValueHeads, s, d]), dValue = Tensor.zeros([b, geometry.keyValueHeads, s, d])
+            geometry.forEachHead { batch, head, kvHead in
+                let p = (probabilities.pointer + (batch * h + head) * t * s, s)
+                let dO = (dOutput.pointer + (batch * h + head) * t * d, d)
+                let kvOffset = (batch * geometry.keyValueHeads + kvHead) * s * d
+                gemm(.transpose, .noTranspose, s, d, t, 1, p, dO, 1, dValue.pointer + kvOffset, d)
+                gemm(.noTranspose, .transpose, t, s, d, 1, dO, v.matrix(batch, kvHead), 0, dScores.pointer + (batch * h + head) * t * s, s)
+            }
+            let (pp, dp) = (UnsafePointer(probabilities.pointer), dScores.pointer)
+            Threading.parallelRows(rows, rowLength: s) { range in
+                let start = range.lowerBound * s
+                kb_softmax_rows_backward(pp + start, dp + start, dp + start, range.count, s)
+            }
+            geometry.forEachHead { batch, head, kvHead in
+                let dS = (dScores.pointer + (batch * h + head) * t * s, s)
+                let kvOffset = (batch * geometry.keyValueHeads + kvHead) * s * d
+                gemm(.noTranspose, .noTranspose, t, d, s, scale, dS, k.matrix(batch, kvHead), 0, dQuery.pointer + (batch * h + head) * t * d, d)
+                gemm(.transpose, .noTranspose, s, d, t, scale, dS, q.matrix(batch, head), 1, dKey.pointer + kvOffset, d)
+            }
+            return [dQuery, dKey.summed(toShape: key.shape), dValue.summed(toShape: value.shape)]
+        }
+    }
+
+    /// Sets scores of keys after each query's causal horizon to −∞. self: (…, T, S) contiguous.
+    private func maskFuture(queries t: Int, keys s: Int) {
+        let matrices = count / Swift.max(t * s, 1)
+        for matrix in 0..<matrices {
+            for query in 0..<t {
+                let row = pointer + (matrix * t + query) * s
+                let horizon = query + s - t
+                for key in Swift.max(horizon + 1, 0)..<s { row[key] = -.infinity }
+            }
+        }
+    }
+
+    /// This tensor if BLAS can read each (rows, D) matrix in place — unit stride along D and a
+    /// row stride of at least D — else a contiguous copy.
+    private func unitStrideInner() -> Tensor {
+        let readable = (strides[3] == 1 || shape[3] == 1) && (shape[2] == 1 || strides[2] >= shape[3])
+        return readable ? self : copied()
+    }
+
+    /// The (rows, D) matrix of one batch and head of a (B, H, rows, D) tensor with unit inner
+    /// stride, as BLAS wants it: a pointer and a leading dimension.
+    fileprivate func matrix(_ batch: Int, _ head: Int) -> (UnsafeMutablePointer<Float>, Int) {
+        let leading = shape[2] == 1 ? Swift.max(shape[3], 1) : strides[2]
+        return (storage.pointer + offset + batch * strides[0] + head * strides[1], Swift.max(leading, 1))
+    }
+}
+
+/// Shapes of an attention call, checked once.
+private struct AttentionGeometry {
+    let batch: Int, heads: Int, keyValueHeads: Int, queries: Int, keys: Int, width: Int
+
+    init(query: Tensor, key: Tensor, value: Tensor) {
+        let describe = "query \(describeShape(query.shape)), key \(describeShape(key.shape)), value \(describeShape(value.shape))"
+        tensorCheck(query.rank == 4 && key.rank == 4 && value.rank == 4, "attention", "needs rank-4 (B, H, T, D) tensors: \(describe)")
+        (batch, heads, queries, width) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+        (keyValueHeads, keys) = (key.shape[1], key.shape[2])
+        tensorCheck(
+            key.shape == value.shape && key.shape[0] == batch && key.shape[3] == width && keyValueHeads > 0
+                && heads % keyValueHeads == 0, "attention",
+            "key/value must be (B, H/G, S, D) matching the query: \(describe)")
+    }
+
+    /// Calls `body(batch, head, keyValueHead)` for every query head.
+    func forEachHead(_ body: (Int, Int, Int) -> Void) {
+        let group = heads / keyValueHeads
+        for b in 0..<batch { for h in 0..<heads { body(b, h, h / group) } }
+    }
+}
+
+/// Whether BLAS reads an operand as stored or transposed.
+enum GEMMTranspose { case noTranspose, transpose }
+
+/// C = α·op(A)·op(B) + β·C for row-major single matrices; op(A): (m, k), op(B): (k, n).
+/// Operands are (pointer, leading dimension) pairs.
+func gemm(
+    _ transposeA: GEMMTranspose, _ transposeB: GEMMTranspose, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+    _ a: (UnsafeMutablePointer<Float>, Int), _ b: (UnsafeMutablePointer<Float>, Int), _ beta: Float,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+) {
+    guard m > 0 && n > 0 else { return }
+    guard k > 0 else {
+        for row in 0..<m {
+            for column in 0..<n { c[row * ldc + column] = beta == 0 ? 0 : beta * c[row * ldc + column] }
+        }
+        return
+    }
+    Threading.configureBLAS()
+    cblas_sgemm(
+        CblasRowMajor, transposeA == .transpose ? CblasTrans : CblasNoTrans, transposeB == .transpose ? CblasTrans : CblasNoTrans,
+        Int32(m), Int32(n), Int32(k), alpha, a.0, Int32(a.1), b.0, Int32(b.1), beta, c, Int32(ldc))
+}

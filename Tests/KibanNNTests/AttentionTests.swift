@@ -1,0 +1,81 @@
+import KibanNN
+import KibanTensor
+import Testing
+
+/// Behaviour of attention beyond its gradients: padding, causality, grouped heads, the KV cache.
+@Suite("Attention")
+struct AttentionTests {
+    let generator = RandomGenerator(seed: 21)
+
+    /// Plain reference: softmax(q kᵀ·scale + mask) v from unfused tensor ops.
+    func reference(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor?, scale: Float) -> Tensor {
+        var scores = q.matmul(k.transposed()) * scale
+        if let mask { scores = scores + mask }
+        return scores.softmax().matmul(v)
+    }
+
+    func expectClose(_ a: Tensor, _ b: Tensor, tolerance: Float = 1e-5, _ comment: Comment? = nil) {
+        #expect(a.shape == b.shape, comment)
+        let worst = zip(a.toArray(), b.toArray()).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= tolerance, "max difference \(worst) \(comment?.rawValue ?? "")")
+    }
+
+    @Test func bidirectionalMatchesUnfusedReference() {
+        let q = Tensor.randn([2, 3, 4, 8], generator: generator)
+        let k = Tensor.randn([2, 3, 6, 8], generator: generator), v = Tensor.randn([2, 3, 6, 8], generator: generator)
+        let fused = Tensor.scaledDotProductAttention(query: q, key: k, value: v, scale: 0.35)
+        expectClose(fused, reference(q, k, v, mask: nil, scale: 0.35))
+    }
+
+    @Test func causalMatchesExplicitMask() {
+        let q = Tensor.randn([1, 2, 5, 4], generator: generator)
+        let k = Tensor.randn([1, 2, 5, 4], generator: generator), v = Tensor.randn([1, 2, 5, 4], generator: generator)
+        var future = [Float](repeating: 0, count: 25)
+        for row in 0..<5 { for column in (row + 1)..<5 where column < 5 { future[row * 5 + column] = -.infinity } }
+        let fused = Tensor.scaledDotProductAttention(query: q, key: k, value: v, causal: true, scale: 0.5)
+        expectClose(fused, reference(q, k, v, mask: Tensor(shape: [5, 5], values: future), scale: 0.5))
+    }
+
+    @Test func groupedQueryHeadsShareKeyValueHeads() {
+        let q = Tensor.randn([1, 4, 3, 2], generator: generator)
+        let k = Tensor.randn([1, 2, 3, 2], generator: generator), v = Tensor.randn([1, 2, 3, 2], generator: generator)
+        let fused = Tensor.scaledDotProductAttention(query: q, key: k, value: v, scale: 1)
+        let repeated = { (x: Tensor) in Tensor.concatenate([x.sliced(axis: 1, 0..<1), x.sliced(axis: 1, 0..<1), x.sliced(axis: 1, 1..<2), x.sliced(axis: 1, 1..<2)], axis: 1) }
+        expectClose(fused, reference(q, repeated(k), repeated(v), mask: nil, scale: 1))
+    }
+
+    @Test func paddingNeverChangesRealTokens() {
+        let width = 8
+        let query = Tensor.randn([1, 5, width], generator: generator)
+        let key = Tensor.randn([1, 5, width], generator: generator), value = Tensor.randn([1, 5, width], generator: generator)
+        let short = MultiHeadAttention.attend(
+            query: query.sliced(axis: 1, 0..<3), key: key.sliced(axis: 1, 0..<3), value: value.sliced(axis: 1, 0..<3),
+            heads: 2, keyValueHeads: 2, rotary: RotaryEmbedding(headDimension: 4), keyPaddingMask: nil, causal: false)
+        let garbage = Tensor.full([1, 2, width], 1e3)
+        let padded = MultiHeadAttention.attend(
+            query: Tensor.concatenate([query.sliced(axis: 1, 0..<3), garbage], axis: 1),
+            key: Tensor.concatenate([key.sliced(axis: 1, 0..<3), garbage], axis: 1),
+            value: Tensor.concatenate([value.sliced(axis: 1, 0..<3), garbage], axis: 1),
+            heads: 2, keyValueHeads: 2, rotary: RotaryEmbedding(headDimension: 4),
+            keyPaddingMask: Tensor(shape: [1, 5], values: [1, 1, 1, 0, 0]), causal: false)
+        expectClose(padded.sliced(axis: 1, 0..<3), short)
+    }
+
+    @Test func keyValueCacheMatchesFullCausalPass() {
+        let (tokens, width) = (6, 8)
+        let q = Tensor.randn([2, tokens, width], generator: generator)
+        let k = Tensor.randn([2, tokens, width / 2], generator: generator), v = Tensor.randn([2, tokens, width / 2], generator: generator)
+        let rotary = RotaryEmbedding(headDimension: 2)
+        let full = MultiHeadAttention.attend(
+            query: q, key: k, value: v, heads: 4, keyValueHeads: 2, rotary: rotary, keyPaddingMask: nil, causal: true)
+        let cache = KeyValueCache()
+        var steps: [Tensor] = []
+        for (start, end) in [(0, 3), (3, 4), (4, 5), (5, 6)] {
+            steps.append(MultiHeadAttention.attend(
+                query: q.sliced(axis: 1, start..<end), key: k.sliced(axis: 1, start..<end), value: v.sliced(axis: 1, start..<end),
+                heads: 4, keyValueHeads: 2, rotary: rotary, keyPaddingMask: nil, causal: true, cache: cache, layer: 0))
+        }
+        #expect(cache.length == tokens)
+        expectClose(Tensor.concatenate(steps, axis: 1), full)
+    }
+}
