@@ -28,14 +28,14 @@ let package = Package(
             providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(name: "KibanKernels", path: "Kernels"),
         .target(name: "KibanTensor", dependencies: ["CBLAS", "KibanKernels"]),
-        .target(name: "KibanNN", dependencies: ["KibanTensor"]),
+        .target(name: "KibanNN", dependencies: ["KibanTensor", "KibanKernels"]),
         .target(name: "KibanOptim", dependencies: ["KibanTensor", "KibanNN", "KibanKernels"]),
         .target(name: "KibanIO", dependencies: ["KibanTensor", "CHDF5"]),
         .target(name: "KibanDistributed", dependencies: ["CMPI"]),
         .executableTarget(
             name: "kiban",
             dependencies: [
-                "KibanTensor", "KibanOptim", "KibanIO", "KibanDistributed", "CBLAS", "KibanKernels",
+                "KibanTensor", "KibanNN", "KibanOptim", "KibanIO", "KibanDistributed", "CBLAS", "KibanKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(

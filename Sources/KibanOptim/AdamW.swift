@@ -1,49 +1,84 @@
 import Foundation
 import KibanKernels
+import KibanNN
 import KibanTensor
 
 /// AdamW with decoupled weight decay and bias correction, as `torch.optim.AdamW`:
 /// θ ← θ·(1 − lr·λ); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; θ ← θ − lr·m̂/(√v̂ + ε).
-/// One fused C kernel per parameter; parameters without a gradient are skipped.
-public final class AdamW {
-    /// The tensors updated in place (contiguous leaves).
-    public let parameters: [Tensor]
+///
+/// It updates a ``ParameterBuffer`` with one fused C loop per range. By default biases and
+/// normalisation weights take no decay (the buffer's no-decay range); `decayEverything` applies
+/// it to all parameters, which is what a bare `torch.optim.AdamW(model.parameters())` does.
+public final class AdamW: Optimizer {
+    public let buffer: ParameterBuffer
     public var learningRate: Float
     public let beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
-    /// Steps taken so far.
+    public let decayEverything: Bool
     public private(set) var step = 0
-    private let firstMoments: [Tensor], secondMoments: [Tensor]
+    /// First and second moments, flat like the buffer (ZeRO shards them by the same offsets).
+    let firstMoment: Storage, secondMoment: Storage
 
     public init(
-        parameters: [Tensor], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
-        epsilon: Float = 1e-8, weightDecay: Float = 0.01
+        buffer: ParameterBuffer, learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+        epsilon: Float = 1e-8, weightDecay: Float = 0.01, decayEverything: Bool = false
     ) {
-        for parameter in parameters {
-            tensorCheck(
-                parameter.isLeaf && parameter.isContiguous, "AdamW",
-                "parameters must be contiguous leaves; got shape \(describeShape(parameter.shape))")
-        }
-        self.parameters = parameters
+        self.buffer = buffer
         self.learningRate = learningRate
         (self.beta1, self.beta2, self.epsilon, self.weightDecay) = (beta1, beta2, epsilon, weightDecay)
-        firstMoments = parameters.map { Tensor.zeros($0.shape) }
-        secondMoments = parameters.map { Tensor.zeros($0.shape) }
+        self.decayEverything = decayEverything
+        firstMoment = Storage(count: buffer.count, repeating: 0)
+        secondMoment = Storage(count: buffer.count, repeating: 0)
     }
 
-    /// Applies one update from the parameters' accumulated gradients.
     public func update() {
         step += 1
-        let correction1 = 1 - pow(beta1, Float(step)), correction2 = 1 - pow(beta2, Float(step))
-        for (index, parameter) in parameters.enumerated() {
-            guard let gradient = parameter.grad?.contiguous() else { continue }
+        let correction1 = 1 - Foundation.pow(beta1, Float(step)), correction2 = 1 - Foundation.pow(beta2, Float(step))
+        for (range, decay) in [(buffer.decayRange, weightDecay), (buffer.noDecayRange, decayEverything ? weightDecay : 0)]
+        where !range.isEmpty {
+            let start = range.lowerBound
             kb_adamw_update(
-                parameter.pointer, gradient.pointer, firstMoments[index].pointer, secondMoments[index].pointer,
-                parameter.count, learningRate, beta1, beta2, epsilon, weightDecay, correction1, correction2)
+                buffer.values.pointer + start, buffer.gradients.pointer + start, firstMoment.pointer + start,
+                secondMoment.pointer + start, range.count, learningRate, beta1, beta2, epsilon, decay, correction1, correction2)
         }
     }
+}
 
-    /// Clears every parameter's gradient before the next backward pass.
-    public func zeroGradients() {
-        for parameter in parameters { parameter.grad = nil }
+/// Stochastic gradient descent with momentum and L2 weight decay, as `torch.optim.SGD`:
+/// g ← g + λθ; b ← μb + g (b = g on the first step); θ ← θ − lr·b.
+public final class SGD: Optimizer {
+    public let buffer: ParameterBuffer
+    public var learningRate: Float
+    public let momentum: Float, weightDecay: Float
+    private let velocity: Storage
+    private var hasVelocity = false
+
+    public init(buffer: ParameterBuffer, learningRate: Float, momentum: Float = 0, weightDecay: Float = 0) {
+        self.buffer = buffer
+        self.learningRate = learningRate
+        (self.momentum, self.weightDecay) = (momentum, weightDecay)
+        velocity = Storage(count: buffer.count, repeating: 0)
     }
+
+    public func update() {
+        let (theta, gradient, buffered) = (buffer.values.pointer, buffer.gradients.pointer, velocity.pointer)
+        for i in 0..<buffer.count {
+            let g = gradient[i] + weightDecay * theta[i]
+            buffered[i] = hasVelocity ? momentum * buffered[i] + g : g
+            theta[i] -= learningRate * (momentum == 0 ? g : buffered[i])
+        }
+        hasVelocity = true
+    }
+}
+
+/// An optimizer over a flat parameter buffer.
+public protocol Optimizer: AnyObject {
+    var buffer: ParameterBuffer { get }
+    var learningRate: Float { get set }
+    /// Applies one update from the accumulated gradients.
+    func update()
+}
+
+extension Optimizer {
+    /// Zeroes the gradients before the next accumulation.
+    public func zeroGradients() { buffer.zeroGradients() }
 }

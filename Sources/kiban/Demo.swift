@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KibanNN
 import KibanOptim
 import KibanTensor
 
@@ -35,16 +36,8 @@ struct Demo: ParsableCommand {
         let train = examples.filter { $0.split == .train }, test = examples.filter { $0.split == .test }
         print("\(data): \(examples.count) peptides, \(train.count) train, \(test.count) test")
         let generator = RandomGenerator(seed: seed)
-        let inputs = PeptideFeatures.width
-        let w1 = Tensor.randn([inputs, hidden], scale: 1 / Float(inputs).squareRoot(), generator: generator, requiresGrad: true)
-        let b1 = Tensor.zeros([hidden], requiresGrad: true)
-        let w2 = Tensor.randn([hidden, 2], scale: 1 / Float(hidden).squareRoot(), generator: generator, requiresGrad: true)
-        let b2 = Tensor.zeros([2], requiresGrad: true)
-        let optimizer = AdamW(parameters: [w1, b1, w2, b2], learningRate: learningRate, weightDecay: 0.01)
-        let model = { (x: Tensor, training: Bool) -> Tensor in
-            let hiddenActivations = (x.matmul(w1) + b1).gelu().dropout(probability: 0.1, generator: generator, training: training)
-            return hiddenActivations.matmul(w2) + b2
-        }
+        let model = PeptideClassifier(inputs: PeptideFeatures.width, hidden: hidden, generator: generator)
+        let optimizer = AdamW(buffer: ParameterBuffer(module: model), learningRate: learningRate, weightDecay: 0.01)
         let (testFeatures, testLabels) = PeptideFeatures.batch(test)
         var order = Array(train.indices)
         for epoch in 1...epochs {
@@ -54,14 +47,16 @@ struct Demo: ParsableCommand {
             for start in stride(from: 0, to: order.count, by: batchSize) {
                 let batch = order[start..<min(start + batchSize, order.count)].map { train[$0] }
                 let (features, labels) = PeptideFeatures.batch(batch)
-                let loss = model(features, true).crossEntropy(targets: labels)
+                model.train()
+                let loss = model(features).crossEntropy(targets: labels)
                 optimizer.zeroGradients()
                 loss.backward()
                 optimizer.update()
                 totalLoss += Double(loss.item()) * Double(batch.count)
             }
             if epoch == 1 || epoch % 5 == 0 || epoch == epochs {
-                let accuracy = withNoGrad { Self.accuracy(model(testFeatures, false), testLabels) }
+                model.eval()
+                let accuracy = withNoGrad { Self.accuracy(model(testFeatures), testLabels) }
                 print(String(format: "epoch %3d  train loss %.4f  test accuracy %.3f", epoch, totalLoss / Double(train.count), accuracy))
             }
         }
@@ -73,5 +68,22 @@ struct Demo: ParsableCommand {
             (values[2 * row + 1] > values[2 * row] ? 1 : 0) == label
         }.count
         return Double(correct) / Double(max(labels.count, 1))
+    }
+}
+
+/// Two linear layers with GELU and dropout between them: (N, 420) → (N, 2) logits.
+final class PeptideClassifier: Module {
+    let hidden: Linear, output: Linear, dropout: Dropout
+
+    init(inputs: Int, hidden width: Int, generator: RandomGenerator) {
+        hidden = Linear(inputs, width, initialization: .uniformFanIn, generator: generator)
+        output = Linear(width, 2, initialization: .uniformFanIn, generator: generator)
+        dropout = Dropout(0.1, generator: generator)
+    }
+
+    override var children: [(key: String, module: Module)] { [("hidden", hidden), ("output", output)] }
+
+    func callAsFunction(_ features: Tensor) -> Tensor {
+        output(dropout(hidden(features).gelu()))
     }
 }

@@ -1,0 +1,73 @@
+import KibanKernels
+import KibanTensor
+
+/// The trainable parameters of a module in two flat allocations — values and gradients — with
+/// each `Parameter` re-pointed to a view (llm.c's `malloc_and_point_parameters`).
+///
+/// An optimizer update is one loop per range, an all-reduce one call per bucket, a ZeRO shard an
+/// offset range. Parameters that take weight decay come first (``decayRange``), the rest after
+/// (``noDecayRange``). Tied parameters occupy one slot. Frozen parameters are left out.
+public final class ParameterBuffer {
+    /// Trainable parameters in buffer order, under their first dotted name.
+    public let parameters: [(name: String, parameter: Parameter)]
+    /// Offsets of each parameter (same order as `parameters`).
+    public let ranges: [Range<Int>]
+    /// Flat values and gradients.
+    public let values: Storage, gradients: Storage
+    /// Elements of parameters that decay, then of those that do not.
+    public let decayRange: Range<Int>, noDecayRange: Range<Int>
+
+    /// Total number of trainable scalars.
+    public var count: Int { values.count }
+
+    public init(module: Module) {
+        let trainable = module.trainableParameters()
+        parameters = trainable.filter { $0.parameter.decays } + trainable.filter { !$0.parameter.decays }
+        var offset = 0
+        ranges = parameters.map { entry in
+            defer { offset += entry.parameter.value.count }
+            return offset..<(offset + entry.parameter.value.count)
+        }
+        let decaying = trainable.filter { $0.parameter.decays }.map { $0.parameter.value.count }.reduce(0, +)
+        decayRange = 0..<decaying
+        noDecayRange = decaying..<offset
+        values = Storage(uninitializedCount: offset)
+        gradients = Storage(count: offset, repeating: 0)
+        for ((_, parameter), range) in zip(parameters, ranges) {
+            let view = Tensor(storage: values, shape: parameter.shape, offset: range.lowerBound)
+            view.assign(parameter.value)
+            parameter.value = view
+        }
+        pointGradients()
+    }
+
+    /// Sets every gradient to zero (one fill) and makes sure each parameter's `grad` is its view.
+    public func zeroGradients() {
+        gradients.pointer.update(repeating: 0, count: gradients.count)
+        pointGradients()
+    }
+
+    private func pointGradients() {
+        for ((_, parameter), range) in zip(parameters, ranges) {
+            parameter.value.grad = Tensor(storage: gradients, shape: parameter.shape, offset: range.lowerBound)
+        }
+    }
+
+    /// The global L2 norm of all gradients (accumulated in Double).
+    public func gradientNorm() -> Double {
+        kb_sum_squares(gradients.pointer, gradients.count).squareRoot()
+    }
+
+    /// Scales gradients so their global norm is at most `maxNorm` (as `clip_grad_norm_`, which
+    /// multiplies by maxNorm / (norm + 1e-6) when the norm is larger). Returns the norm before clipping.
+    @discardableResult
+    public func clipGradientNorm(_ maxNorm: Double) -> Double {
+        let norm = gradientNorm()
+        let factor = maxNorm / (norm + 1e-6)
+        if factor < 1 {
+            let scale = Float(factor)
+            for i in 0..<gradients.count { gradients.pointer[i] *= scale }
+        }
+        return norm
+    }
+}
