@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "KibanTensor", targets: ["KibanTensor"]),
         .library(name: "KibanNN", targets: ["KibanNN"]),
         .library(name: "KibanOptim", targets: ["KibanOptim"]),
+        .library(name: "KibanModels", targets: ["KibanModels"]),
         .library(name: "KibanIO", targets: ["KibanIO"]),
         .library(name: "KibanDistributed", targets: ["KibanDistributed"]),
         .executable(name: "kiban", targets: ["kiban"]),
@@ -30,6 +31,7 @@ let package = Package(
         .target(name: "KibanTensor", dependencies: ["CBLAS", "KibanKernels"]),
         .target(name: "KibanNN", dependencies: ["KibanTensor", "KibanKernels"]),
         .target(name: "KibanOptim", dependencies: ["KibanTensor", "KibanNN", "KibanKernels"]),
+        .target(name: "KibanModels", dependencies: ["KibanTensor", "KibanNN"]),
         .target(name: "KibanIO", dependencies: ["KibanTensor", "CHDF5"]),
         .target(name: "KibanDistributed", dependencies: ["CMPI"]),
         .executableTarget(
@@ -43,6 +45,7 @@ let package = Package(
             dependencies: ["KibanTensor", "KibanOptim", "KibanIO", "KibanKernels"]),
         .testTarget(name: "KibanKernelsTests", dependencies: ["KibanKernels"]),
         .testTarget(name: "KibanNNTests", dependencies: ["KibanNN", "KibanOptim", "KibanIO", "KibanTensor"]),
+        .testTarget(name: "KibanModelsTests", dependencies: ["KibanModels", "KibanNN", "KibanOptim", "KibanIO", "KibanTensor"]),
         .testTarget(name: "KibanSystemTests", dependencies: ["KibanIO", "KibanDistributed"]),
     ]
 )

@@ -93,8 +93,12 @@ public struct SafeTensorsFile: Sendable {
         guard let elementSize = elementSizes[dtype] else {
             throw SafeTensorsError.unsupportedDType(path: path, tensor: name, dtype: dtype)
         }
-        guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataLength,
-            offsets[1] - offsets[0] == shape.reduce(1, *) * elementSize
+        let byteCount = shape.reduce((partialValue: elementSize, overflow: false)) { running, extent in
+            let product = running.partialValue.multipliedReportingOverflow(by: extent)
+            return (product.partialValue, running.overflow || product.overflow)
+        }
+        guard shape.allSatisfy({ $0 >= 0 }), !byteCount.overflow, offsets[0] >= 0, offsets[0] <= offsets[1],
+            offsets[1] <= dataLength, offsets[1] - offsets[0] == byteCount.partialValue
         else {
             throw SafeTensorsError.invalidHeader(
                 path: path, reason: "entry '\(name)' has offsets \(offsets) that do not fit shape \(shape) of \(dtype) "
@@ -111,16 +115,19 @@ public struct SafeTensorsFile: Sendable {
     /// The values of a floating-point tensor at full precision (F32 or F64), with its shape.
     public func doubles(_ name: String) throws -> (shape: [Int], values: [Double]) {
         let entry = try entry(name)
-        let bytes = data.subdata(in: (dataStart + entry.byteRange.lowerBound)..<(dataStart + entry.byteRange.upperBound))
-        let values: [Double] = bytes.withUnsafeBytes { raw in
-            switch entry.dtype {
-            case "F32": raw.bindMemory(to: UInt32.self).map { Double(Float(bitPattern: UInt32(littleEndian: $0))) }
-            case "F64": raw.bindMemory(to: UInt64.self).map { Double(bitPattern: UInt64(littleEndian: $0)) }
-            default: []
-            }
-        }
         guard entry.dtype == "F32" || entry.dtype == "F64" else {
             throw SafeTensorsError.wrongDType(path: path, tensor: name, dtype: entry.dtype, expected: "F32 or F64")
+        }
+        let bytes = data.subdata(in: (dataStart + entry.byteRange.lowerBound)..<(dataStart + entry.byteRange.upperBound))
+        let values: [Double] = bytes.withUnsafeBytes { raw in
+            if entry.dtype == "F32" {
+                return (0..<(raw.count / 4)).map {
+                    Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))))
+                }
+            }
+            return (0..<(raw.count / 8)).map {
+                Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)))
+            }
         }
         return (entry.shape, values)
     }
@@ -138,7 +145,11 @@ public struct SafeTensorsFile: Sendable {
             throw SafeTensorsError.wrongDType(path: path, tensor: name, dtype: entry.dtype, expected: "I64")
         }
         let bytes = data.subdata(in: (dataStart + entry.byteRange.lowerBound)..<(dataStart + entry.byteRange.upperBound))
-        let values = bytes.withUnsafeBytes { raw in raw.bindMemory(to: UInt64.self).map { Int(Int64(bitPattern: UInt64(littleEndian: $0))) } }
+        let values = bytes.withUnsafeBytes { raw in
+            (0..<(raw.count / 8)).map {
+                Int(Int64(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))))
+            }
+        }
         return IndexTensor(shape: entry.shape, values: values)
     }
 

@@ -16,15 +16,22 @@ public struct RotaryEmbedding: Sendable {
         self.base = base
     }
 
+    /// θ^(−2i/D) for i in 0..<D/2, rounded to float32 as Hugging Face stores them: (D/2).
+    public func inverseFrequencies() -> Tensor {
+        let half = headDimension / 2
+        return Tensor(shape: [half], values: (0..<half).map { i in
+            Float(1 / Foundation.pow(Double(base), Double(2 * i) / Double(headDimension)))
+        })
+    }
+
     /// cos and sin tables for positions `start..<start+count`: each (count, D).
     func tables(start: Int, count: Int) -> (cos: Tensor, sin: Tensor) {
         let half = headDimension / 2
+        let frequencies = inverseFrequencies().toArray()
         var cosines = [Float](repeating: 0, count: count * headDimension), sines = cosines
         for position in 0..<count {
             for i in 0..<half {
-                // Hugging Face keeps the inverse frequencies in float32.
-                let inverseFrequency = Float(1 / Foundation.pow(Double(base), Double(2 * i) / Double(headDimension)))
-                let angle = Double(start + position) * Double(inverseFrequency)
+                let angle = Double(start + position) * Double(frequencies[i])
                 for offset in [i, i + half] {
                     cosines[position * headDimension + offset] = Float(Foundation.cos(angle))
                     sines[position * headDimension + offset] = Float(Foundation.sin(angle))
@@ -51,7 +58,10 @@ public final class KeyValueCache {
     public init() {}
 
     /// Number of positions already cached (0 when empty).
-    public var length: Int { entries[0]?.keys.shape[2] ?? 0 }
+    public var length: Int { length(layer: 0) }
+
+    /// Number of positions cached for one layer.
+    public func length(layer: Int) -> Int { entries[layer]?.keys.shape[2] ?? 0 }
 
     /// Appends new keys/values for `layer` and returns everything cached for it.
     func append(layer: Int, keys: Tensor, values: Tensor) -> (keys: Tensor, values: Tensor) {
@@ -79,7 +89,7 @@ public enum MultiHeadAttention {
         let (batch, tokens, width) = (query.shape[0], query.shape[1], query.shape[2])
         tensorCheck(width % heads == 0, "attention", "width \(width) is not divisible by \(heads) heads")
         let headWidth = width / heads
-        let start = cache?.length ?? 0
+        let start = cache?.length(layer: layer) ?? 0
         var q = splitHeads(query, heads: heads), k = splitHeads(key, heads: keyValueHeads)
         var v = splitHeads(value, heads: keyValueHeads)
         if let rotary {

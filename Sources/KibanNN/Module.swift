@@ -17,10 +17,28 @@ public final class Parameter {
     /// normalisation weights, as Hugging Face's trainer does.
     public let decays: Bool
 
+    /// A persistent buffer: saved and loaded with the parameters, never trained (e.g. rotary
+    /// inverse frequencies). ``Module/unfreeze()`` leaves it frozen.
+    public let isBuffer: Bool
+
     public init(_ value: Tensor, decays: Bool = true) {
         self.value = value
         self.decays = decays
+        self.isBuffer = false
         value.requiresGrad = true
+    }
+
+    private init(buffer value: Tensor) {
+        self.value = value
+        self.decays = false
+        self.isBuffer = true
+        self.isFrozen = true
+        value.requiresGrad = false
+    }
+
+    /// A frozen, non-trainable tensor that checkpoints still carry (PyTorch's persistent buffer).
+    public static func buffer(_ value: Tensor) -> Parameter {
+        Parameter(buffer: value)
     }
 
     public var shape: [Int] { value.shape }
@@ -82,7 +100,7 @@ open class Module {
 
     /// Lets gradients reach every parameter of this module and its children again.
     public func unfreeze() {
-        for (_, parameter) in namedParameters() { parameter.isFrozen = false }
+        for (_, parameter) in namedParameters() where !parameter.isBuffer { parameter.isFrozen = false }
     }
 
     /// Switches this module and its children to training (`true`) or evaluation mode.

@@ -16,14 +16,12 @@ public final class GradNode {
 
     /// Name of the operation, used in error messages.
     public let op: String
-    let outputShape: [Int]
     let inputShapes: [[Int]]
     var edges: [Edge]
     var backwardFunction: ((Tensor) -> [Tensor?])?
 
-    init(op: String, outputShape: [Int], inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
+    init(op: String, inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
         self.op = op
-        self.outputShape = outputShape
         self.inputShapes = inputs.map(\.shape)
         self.edges = inputs.map { input in
             if let node = input.gradNode { return .node(node) }
@@ -32,11 +30,6 @@ public final class GradNode {
         self.backwardFunction = backward
     }
 
-    /// Whether input `index` needs a gradient (lets a backward skip work).
-    func needsGradient(_ index: Int) -> Bool {
-        if case .none = edges[index] { return false }
-        return true
-    }
 }
 
 /// Whether operations record onto the tape. Use ``withNoGrad(_:)`` to turn it off in a scope.
@@ -53,7 +46,8 @@ extension Tensor {
     /// Records `output` as the result of `op` on `inputs` when any input requires a gradient.
     ///
     /// `backward` receives the gradient of `output` (same shape) and returns one gradient per
-    /// input, each of that input's shape, or `nil` where the input needs none. It runs once,
+    /// input, each of that input's shape, or `nil` where the input needs none (a backward may skip
+    /// inputs whose `requiresGrad` was false when the op ran). It runs once,
     /// without recording, and is then dropped together with everything it captured.
     /// This is also the way to define a custom differentiable op.
     @discardableResult
@@ -61,7 +55,7 @@ extension Tensor {
         _ op: String, inputs: [Tensor], output: Tensor, backward: @escaping (Tensor) -> [Tensor?]
     ) -> Tensor {
         guard GradMode.isEnabled, inputs.contains(where: \.requiresGrad) else { return output }
-        output.gradNode = GradNode(op: op, outputShape: output.shape, inputs: inputs, backward: backward)
+        output.gradNode = GradNode(op: op, inputs: inputs, backward: backward)
         return output
     }
 
@@ -84,9 +78,12 @@ extension Tensor {
                 "an implicit gradient needs a one-element tensor, not shape \(describeShape(shape))")
             seed = Tensor.full(shape, 1)
         }
+        tensorCheck(
+            requiresGrad, "backward",
+            "tensor of shape \(describeShape(shape)) does not require a gradient and was not computed from one that does")
         withNoGrad {
             guard let root = gradNode else {
-                if requiresGrad { accumulateLeafGradient(seed) }
+                accumulateLeafGradient(seed)
                 return
             }
             var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]

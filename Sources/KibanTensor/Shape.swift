@@ -19,7 +19,7 @@ enum Shape {
     static func normalize(axis: Int, rank: Int, op: String, shape: [Int]) -> Int {
         let normalized = axis < 0 ? axis + rank : axis
         tensorCheck(
-            normalized >= 0 && normalized < max(rank, 1) && rank > 0, op,
+            rank > 0 && normalized >= 0 && normalized < rank, op,
             "axis \(axis) is out of range for a tensor of shape \(describeShape(shape))")
         return normalized
     }

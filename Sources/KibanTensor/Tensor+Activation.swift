@@ -22,9 +22,11 @@ extension Tensor {
         return Tensor.record("gelu", inputs: [input], output: output) { [x = input.detached()] gradient in
             let dy = gradient.contiguousWithoutTape()
             let dx = Tensor.empty(x.shape)
-            let (xp, dyp, dxp) = (UnsafePointer(x.pointer), UnsafePointer(dy.pointer), dx.pointer)
-            Threading.parallelFor(x.count, minimumPerTask: 16_384) { range in
-                backward(xp + range.lowerBound, dyp + range.lowerBound, dxp + range.lowerBound, range.count)
+            withExtendedLifetime(dy) {
+                let (xp, dyp, dxp) = (UnsafePointer(x.pointer), UnsafePointer(dy.pointer), dx.pointer)
+                Threading.parallelFor(x.count, minimumPerTask: 16_384) { range in
+                    backward(xp + range.lowerBound, dyp + range.lowerBound, dxp + range.lowerBound, range.count)
+                }
             }
             return [dx]
         }

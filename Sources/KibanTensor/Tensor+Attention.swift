@@ -9,7 +9,8 @@ extension Tensor {
     /// - query: (B, H, T, D); key, value: (B, H / G, S, D) — grouped-query attention when G > 1
     ///   (query head h reads key/value head h / G). Any strides with unit stride along D go to
     ///   BLAS without copies, so a permuted (B, T, H, D) projection needs no transpose copy.
-    /// - additiveMask: broadcastable to (B, H, T, S), added to the scores (0 keeps, −∞ drops a key).
+    /// - additiveMask: broadcastable to (B, H, T, S), added to the scores (0 keeps, −∞ drops a key);
+    ///   a constant: it receives no gradient.
     /// - causal: query t sees keys s ≤ t + S − T (the last query sees every key, as with a KV cache).
     /// Returns (B, H, T, D), contiguous. Rows whose keys are all masked give zeros.
     public static func scaledDotProductAttention(
@@ -64,7 +65,7 @@ extension Tensor {
                 gemm(.noTranspose, .noTranspose, t, d, s, scale, dS, k.matrix(batch, kvHead), 0, dQuery.pointer + (batch * h + head) * t * d, d)
                 gemm(.transpose, .noTranspose, s, d, t, scale, dS, q.matrix(batch, head), 1, dKey.pointer + kvOffset, d)
             }
-            return [dQuery, dKey.summed(toShape: key.shape), dValue.summed(toShape: value.shape)]
+            return [dQuery, dKey, dValue]
         }
     }
 

@@ -45,7 +45,8 @@ extension Tensor {
 
     /// 0, 1, …, count − 1 as floats.
     public static func arange(_ count: Int) -> Tensor {
-        Tensor(shape: [count], values: (0..<count).map(Float.init))
+        tensorCheck(count >= 0, "arange", "count \(count) is negative")
+        return Tensor(shape: [count], values: (0..<count).map(Float.init))
     }
 
     /// A contiguous copy that owns its storage and is not on the tape.
@@ -56,9 +57,7 @@ extension Tensor {
     /// This tensor if it is already contiguous, else a contiguous copy (recorded on the tape).
     public func contiguous() -> Tensor {
         if isContiguous { return self }
-        return Tensor.record("contiguous", inputs: [self], output: copied()) { [shape] gradient in
-            [gradient.reshaped(shape)]
-        }
+        return Tensor.record("contiguous", inputs: [self], output: copied()) { gradient in [gradient] }
     }
 
     /// Copies `source` (broadcast to this shape) into this tensor's elements, bypassing the tape.

@@ -11,20 +11,24 @@ extension Tensor {
         let inner = shape[(axis + 1)...].reduce(1, *)
         let outputShape = Array(shape[..<axis]) + indices.shape + Array(shape[(axis + 1)...])
         let output = Tensor.empty(outputShape)
-        let (x, y) = (source.pointer, output.pointer)
-        for o in 0..<outer {
-            for (j, index) in indices.values.enumerated() {
-                (y + (o * indices.count + j) * inner).update(from: x + (o * extent + index) * inner, count: inner)
+        withExtendedLifetime(source) {
+            let (x, y) = (source.pointer, output.pointer)
+            for o in 0..<outer {
+                for (j, index) in indices.values.enumerated() {
+                    (y + (o * indices.count + j) * inner).update(from: x + (o * extent + index) * inner, count: inner)
+                }
             }
         }
         return Tensor.record("index_select", inputs: [self], output: output) { [shape] gradient in
             let dy = gradient.contiguousWithoutTape()
             let dx = Tensor.zeros(shape)
-            let (g, d) = (dy.pointer, dx.pointer)
-            for o in 0..<outer {
-                for (j, index) in indices.values.enumerated() {
-                    let from = g + (o * indices.count + j) * inner, to = d + (o * extent + index) * inner
-                    for i in 0..<inner { to[i] += from[i] }
+            withExtendedLifetime(dy) {
+                let (g, d) = (dy.pointer, dx.pointer)
+                for o in 0..<outer {
+                    for (j, index) in indices.values.enumerated() {
+                        let from = g + (o * indices.count + j) * inner, to = d + (o * extent + index) * inner
+                        for i in 0..<inner { to[i] += from[i] }
+                    }
                 }
             }
             return [dx]

@@ -34,19 +34,24 @@ extension Tensor {
             [x = input.detached(), gamma = gamma?.detached()] gradient in
             let dy = gradient.contiguousWithoutTape()
             let dx = Tensor.empty(x.shape)
-            let chunks = Tensor.zeros([Threading.threadCount, 2, channels])
-            let (xp, dyp, dxp) = (UnsafePointer(x.pointer), UnsafePointer(dy.pointer), dx.pointer)
-            let wp = gamma.map { UnsafePointer($0.pointer) }
-            let (mp, rp, partials) = (UnsafePointer(mean.pointer), UnsafePointer(rstd.pointer), chunks.pointer)
-            let tasks = Swift.min(Threading.threadCount, Swift.max(1, rows))
-            Threading.parallelFor(tasks, minimumPerTask: 1) { taskRange in
-                for task in taskRange {
-                    let first = rows * task / tasks, last = rows * (task + 1) / tasks
-                    let start = first * channels
-                    let partial = partials + task * 2 * channels
-                    kb_layernorm_backward(
-                        xp + start, wp, mp + first, rp + first, dyp + start, dxp + start,
-                        partial, partial + channels, last - first, channels)
+            // Weight and bias gradients are summed per fixed block of rows, then over blocks in
+            // order, so they do not depend on the thread count.
+            let blockRows = 64, blocks = Swift.max(1, (rows + blockRows - 1) / blockRows)
+            let chunks = Tensor.zeros([blocks, 2, channels])
+            withExtendedLifetime(dy) {
+                let (xp, dyp, dxp) = (UnsafePointer(x.pointer), UnsafePointer(dy.pointer), dx.pointer)
+                let wp = gamma.map { UnsafePointer($0.pointer) }
+                let (mp, rp, partials) = (UnsafePointer(mean.pointer), UnsafePointer(rstd.pointer), chunks.pointer)
+                Threading.parallelFor(blocks, minimumPerTask: Swift.max(1, 16_384 / Swift.max(channels * blockRows, 1))) { blockRange in
+                    for block in blockRange {
+                        let first = block * blockRows, last = Swift.min(rows, first + blockRows)
+                        guard first < last else { continue }
+                        let start = first * channels
+                        let partial = partials + block * 2 * channels
+                        kb_layernorm_backward(
+                            xp + start, wp, mp + first, rp + first, dyp + start, dxp + start,
+                            partial, partial + channels, last - first, channels)
+                    }
                 }
             }
             let sums = chunks.summed(axes: [0])

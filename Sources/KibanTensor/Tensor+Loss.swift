@@ -16,9 +16,11 @@ extension Tensor {
         }
         let input = contiguousWithoutTape()
         let logProbabilities = Tensor.empty(shape)
-        let (x, y) = (UnsafePointer(input.pointer), logProbabilities.pointer)
-        Threading.parallelRows(rows, rowLength: classes) { range in
-            kb_log_softmax_rows(x + range.lowerBound * classes, y + range.lowerBound * classes, range.count, classes)
+        withExtendedLifetime(input) {
+            let (x, y) = (UnsafePointer(input.pointer), logProbabilities.pointer)
+            Threading.parallelRows(rows, rowLength: classes) { range in
+                kb_log_softmax_rows(x + range.lowerBound * classes, y + range.lowerBound * classes, range.count, classes)
+            }
         }
         let counted = targets.values.filter { $0 != ignoreIndex }.count
         var total = 0.0

@@ -52,7 +52,7 @@ extension Tensor {
     public func pow(_ exponent: Float) -> Tensor {
         let output = Elementwise.map(self) { Foundation.pow($0, exponent) }
         return Tensor.record("pow", inputs: [self], output: output) { [x = detached()] gradient in
-            [Elementwise.zip(gradient, x, op: "pow.backward") { g, v in g * exponent * Foundation.pow(v, exponent - 1) }]
+            [Elementwise.zip(gradient, x, op: "pow.backward") { g, v in exponent == 0 ? 0 : g * exponent * Foundation.pow(v, exponent - 1) }]
         }
     }
 

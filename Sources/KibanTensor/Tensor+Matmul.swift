@@ -1,7 +1,8 @@
 import CBLAS
 
 /// Matrix products through `cblas_sgemm`. Transposed views are passed to BLAS as transposed
-/// operands, not copied; only views with no unit stride in their last two axes are copied.
+/// operands, not copied; views BLAS cannot address (no unit stride in the last two axes, or a
+/// broadcast row stride of 0) are copied first. Gradients are computed only for inputs that need them.
 extension Tensor {
     /// Matrix product over the last two axes: (…, M, K) @ (…, K, N) → (…, M, N), with the leading
     /// (batch) axes broadcast. A rank > 2 left operand times a matrix runs as one GEMM.
@@ -14,16 +15,17 @@ extension Tensor {
             "inner dimensions differ: \(describeShape(shape)) @ \(describeShape(other.shape))")
         if rank > 2 && other.rank == 2 && isContiguous {
             let k = shape[rank - 1]
-            let flat = reshaped([-1, k]).matmul(other)
+            let flat = reshaped([shape.dropLast().reduce(1, *), k]).matmul(other)
             return flat.reshaped(Array(shape.dropLast()) + [other.shape[1]])
         }
         let batchShape = Shape.broadcast(Array(shape.dropLast(2)), Array(other.shape.dropLast(2)), op: "matmul")
         let output = Tensor.batchedProduct(self, other, batchShape: batchShape)
+        let (needsA, needsB) = (requiresGrad, other.requiresGrad)
         return Tensor.record("matmul", inputs: [self, other], output: output) {
             [a = detached(), b = other.detached()] gradient in
-            let gradA = Tensor.batchedProduct(gradient, b.transposed(), batchShape: batchShape)
-            let gradB = Tensor.batchedProduct(a.transposed(), gradient, batchShape: batchShape)
-            return [gradA.summed(toShape: a.shape), gradB.summed(toShape: b.shape)]
+            let gradA = needsA ? Tensor.batchedProduct(gradient, b.transposed(), batchShape: batchShape) : nil
+            let gradB = needsB ? Tensor.batchedProduct(a.transposed(), gradient, batchShape: batchShape) : nil
+            return [gradA?.summed(toShape: a.shape), gradB?.summed(toShape: b.shape)]
         }
     }
 

@@ -32,10 +32,12 @@ extension Tensor {
         return Tensor.record(op, inputs: [input], output: output) { [y = output.detached()] gradient in
             let dy = gradient.contiguousWithoutTape()
             let dx = Tensor.empty(y.shape)
-            let (yp, dyp, dxp) = (UnsafePointer(y.pointer), UnsafePointer(dy.pointer), dx.pointer)
-            Threading.parallelRows(rows, rowLength: n) { range in
-                let start = range.lowerBound * n
-                backward(yp + start, dyp + start, dxp + start, range.count, n)
+            withExtendedLifetime(dy) {
+                let (yp, dyp, dxp) = (UnsafePointer(y.pointer), UnsafePointer(dy.pointer), dx.pointer)
+                Threading.parallelRows(rows, rowLength: n) { range in
+                    let start = range.lowerBound * n
+                    backward(yp + start, dyp + start, dxp + start, range.count, n)
+                }
             }
             return [dx]
         }

@@ -51,10 +51,10 @@ extension Tensor {
 
     /// Swaps two axes (a view).
     public func transposed(_ first: Int = -2, _ second: Int = -1) -> Tensor {
-        tensorCheck(rank >= 2 || first == second, "transpose", "needs two axes, shape is \(describeShape(shape))")
-        var axes = Array(0..<rank)
         let a = Shape.normalize(axis: first, rank: rank, op: "transpose", shape: shape)
         let b = Shape.normalize(axis: second, rank: rank, op: "transpose", shape: shape)
+        if a == b { return self }
+        var axes = Array(0..<rank)
         axes.swapAt(a, b)
         return permuted(axes)
     }

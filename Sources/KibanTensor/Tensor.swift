@@ -70,6 +70,7 @@ public final class Tensor {
     public var pointer: UnsafeMutablePointer<Float> { storage.pointer + offset }
     /// Whether elements are laid out row-major without gaps, so `pointer[0..<count]` is the tensor.
     public var isContiguous: Bool {
+        if count == 0 { return true }
         var expected = 1
         for axis in stride(from: rank - 1, through: 0, by: -1) where shape[axis] != 1 {
             if strides[axis] != expected { return false }

@@ -33,11 +33,19 @@ public enum Threading {
         _ = threadCount
     }
 
+    @TaskLocal private static var scopedCount: Int?
+
+    /// Runs `body` with Kiban's own kernels split over `count` threads (OpenBLAS is unchanged),
+    /// without touching the process-wide setting other tasks see.
+    public static func withThreadCount<Result>(_ count: Int, _ body: () throws -> Result) rethrows -> Result {
+        try $scopedCount.withValue(max(1, count)) { try body() }
+    }
+
     /// Splits `0..<count` into at most ``threadCount`` contiguous ranges of at least
     /// `minimumPerTask` items and runs `body` on each, in parallel when there is more than one.
     public static func parallelFor(_ count: Int, minimumPerTask: Int, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
-        let tasks = min(threadCount, max(1, count / max(1, minimumPerTask)))
+        let tasks = min(scopedCount ?? threadCount, max(1, count / max(1, minimumPerTask)))
         if tasks == 1 {
             body(0..<count)
             return

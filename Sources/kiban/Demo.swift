@@ -31,6 +31,12 @@ struct Demo: ParsableCommand {
     @Option(help: "Random seed (initialisation, shuffling and dropout).")
     var seed: UInt64 = 0
 
+    func validate() throws {
+        guard epochs > 0, batchSize > 0, hidden > 0, learningRate > 0 else {
+            throw ValidationError("--epochs, --batch-size, --hidden and --learning-rate must be positive")
+        }
+    }
+
     func run() throws {
         let examples = try PeptideTable.read(path: data)
         let train = examples.filter { $0.split == .train }, test = examples.filter { $0.split == .test }

@@ -34,6 +34,7 @@ enum GradientCases {
         .init("mean axis -1 (2, 5)", shapes: [[2, 5]]) { $0[0].mean(axes: [-1]) },
         .init("max axis 1 (3, 5)", shapes: [[3, 5]]) { $0[0].max(axis: 1) },
         .init("max axis 0 keepdims (4, 3)", shapes: [[4, 3]]) { $0[0].max(axis: 0, keepingDimensions: true) },
+        .init("max of a vector (5,)", shapes: [[5]]) { $0[0].max(axis: 0) },
         .init("matmul (3, 4) @ (4, 5)", shapes: [[3, 4], [4, 5]]) { $0[0].matmul($0[1]) },
         .init("matmul transposed (4, 3)ᵀ @ (5, 4)ᵀ", shapes: [[4, 3], [5, 4]]) {
             $0[0].transposed().matmul($0[1].transposed())
@@ -55,6 +56,11 @@ enum GradientCases {
         .init("log_softmax transposed (5, 3)ᵀ", shapes: [[5, 3]]) { $0[0].transposed().logSoftmax() },
         .init("layer_norm (2, 3, 6) weight bias", shapes: [[2, 3, 6], [6], [6]]) {
             $0[0].layerNorm(weight: $0[1], bias: $0[2])
+        },
+        .init("layer_norm weight only (3, 5)", shapes: [[3, 5], [5]]) { $0[0].layerNorm(weight: $0[1], bias: nil) },
+        .init("layer_norm bias only (3, 5)", shapes: [[3, 5], [5]]) { $0[0].layerNorm(weight: nil, bias: $0[1]) },
+        .init("matmul by a constant (3, 4) @ fixed (4, 2)", shapes: [[3, 4]]) {
+            $0[0].matmul(Tensor(shape: [4, 2], values: [1, -2, 0.5, 3, -1, 0.25, 2, -0.5]))
         },
         .init("layer_norm no affine transposed (6, 4)ᵀ", shapes: [[6, 4]]) {
             $0[0].transposed().layerNorm(weight: nil, bias: nil)

@@ -44,6 +44,15 @@ struct TensorBasicsTests {
         }
         let strided = Tensor.randn([4, 12], generator: generator).sliced(axis: 1, 0..<12, step: 2)
         #expect(zip(strided.matmul(b).toArray(), naive(strided, b)).allSatisfy { abs($0 - $1) < 1e-5 })
+        let row = a.sliced(axis: 0, 2..<3), column = b.sliced(axis: 1, 1..<2)
+        #expect(zip(row.matmul(b).toArray(), naive(row, b)).allSatisfy { abs($0 - $1) < 1e-5 })
+        #expect(zip(a.matmul(column).toArray(), naive(a, column)).allSatisfy { abs($0 - $1) < 1e-5 })
+        let broadcastBatch = a.expanded(to: [3, 4, 6]).matmul(Tensor.randn([3, 6, 2], generator: generator))
+        #expect(broadcastBatch.shape == [3, 4, 2])
+        let stacked = Tensor.randn([3, 6, 2], generator: generator)
+        let viaBroadcast = a.expanded(to: [3, 4, 6]).matmul(stacked), viaMatrix = a.matmul(stacked)
+        #expect(viaBroadcast.toArray() == viaMatrix.toArray())
+        #expect(Tensor.zeros([2, 3, 0]).matmul(Tensor.zeros([0, 4])).toArray() == [Float](repeating: 0, count: 24))
     }
 
     @Test func concatSplitWhereAndGather() {
@@ -93,14 +102,23 @@ struct TensorBasicsTests {
 
     @Test func threadCountDoesNotChangeResults() {
         let generator = RandomGenerator(seed: 2)
-        let x = Tensor.randn([64, 300], generator: generator)
-        let original = Threading.threadCount
-        defer { Threading.threadCount = original }
-        Threading.threadCount = 1
-        let single = x.softmax().toArray() + x.gelu().toArray() + x.layerNorm(weight: nil, bias: nil).toArray()
-        Threading.threadCount = 2
-        let double = x.softmax().toArray() + x.gelu().toArray() + x.layerNorm(weight: nil, bias: nil).toArray()
-        #expect(single == double)
+        let x = Tensor.randn([512, 300], generator: generator)
+        let weight = Tensor.randn([300], generator: generator), bias = Tensor.randn([300], generator: generator)
+        let upstream = Tensor.randn([512, 300], generator: generator)
+        func run(threads: Int) -> [Float] {
+            Threading.withThreadCount(threads) {
+                let (w, b) = (weight.copied(), bias.copied())
+                w.requiresGrad = true
+                b.requiresGrad = true
+                x.layerNorm(weight: w, bias: b).backward(gradient: upstream)
+                return x.softmax().toArray() + x.gelu().toArray() + w.grad!.toArray() + b.grad!.toArray()
+            }
+        }
+        let reference = run(threads: 1)
+        for threads in [2, 3] {
+            let differing = zip(reference, run(threads: threads)).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differing == 0, "\(differing) of \(reference.count) values differ at \(threads) threads")
+        }
     }
 
     @Test func safetensorsRoundTripIsBitExact() throws {

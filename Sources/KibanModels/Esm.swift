@@ -1,0 +1,140 @@
+import KibanNN
+import KibanTensor
+
+// Dim legend: B batch, T tokens, C hidden size, V vocabulary (33 for ESM-2). Names follow
+// Hugging Face `modeling_esm.py`.
+
+/// Query, key and value projections of one ESM layer (`attention.self`).
+public final class EsmSelfAttention: Module {
+    public let query: Linear, key: Linear, value: Linear
+
+    init(_ config: EsmConfig, generator: RandomGenerator) {
+        let initialization = Initialization.normal(std: config.initializerRange)
+        query = Linear(config.hiddenSize, config.hiddenSize, initialization: initialization, generator: generator)
+        key = Linear(config.hiddenSize, config.hiddenSize, initialization: initialization, generator: generator)
+        value = Linear(config.hiddenSize, config.hiddenSize, initialization: initialization, generator: generator)
+    }
+
+    override public var children: [(key: String, module: Module)] { [("query", query), ("key", key), ("value", value)] }
+}
+
+/// One pre-norm ESM-2 layer: x + attn(LN(x)), then h + MLP(LN(h)) with GELU (erf).
+public final class EsmLayer: Module {
+    public let attentionNorm: LayerNorm, selfAttention: EsmSelfAttention, attentionOutput: Linear
+    public let mlpNorm: LayerNorm, intermediate: Linear, output: Linear
+    let heads: Int
+    let dropout: Dropout
+
+    init(_ config: EsmConfig, generator: RandomGenerator) {
+        let initialization = Initialization.normal(std: config.initializerRange)
+        attentionNorm = LayerNorm(config.hiddenSize, epsilon: config.layerNormEpsilon)
+        selfAttention = EsmSelfAttention(config, generator: generator)
+        attentionOutput = Linear(config.hiddenSize, config.hiddenSize, initialization: initialization, generator: generator)
+        mlpNorm = LayerNorm(config.hiddenSize, epsilon: config.layerNormEpsilon)
+        intermediate = Linear(config.hiddenSize, config.intermediateSize, initialization: initialization, generator: generator)
+        output = Linear(config.intermediateSize, config.hiddenSize, initialization: initialization, generator: generator)
+        heads = config.headCount
+        dropout = Dropout(config.hiddenDropout, generator: generator)
+    }
+
+    override public var children: [(key: String, module: Module)] {
+        [("attention.LayerNorm", attentionNorm), ("attention.self", selfAttention), ("attention.output.dense", attentionOutput),
+         ("LayerNorm", mlpNorm), ("intermediate.dense", intermediate), ("output.dense", output)]
+    }
+
+    /// x: (B, T, C) → (B, T, C).
+    func callAsFunction(_ x: Tensor, keyPaddingMask: Tensor?, rotary: RotaryEmbedding) -> Tensor {
+        let normed = attentionNorm(x)
+        let attended = MultiHeadAttention.attend(
+            query: selfAttention.query(normed), key: selfAttention.key(normed), value: selfAttention.value(normed),
+            heads: heads, keyValueHeads: heads, rotary: rotary, keyPaddingMask: keyPaddingMask, causal: false)
+        let hidden = x + dropout(attentionOutput(attended))
+        return hidden + dropout(output(intermediate(mlpNorm(hidden)).gelu()))
+    }
+}
+
+/// The ESM-2 encoder (`esm.*`): embeddings with token-dropout rescaling, rotary layers, final LayerNorm.
+public final class EsmModel: Module {
+    public let config: EsmConfig
+    public let wordEmbeddings: Embedding
+    public let layers: [EsmLayer]
+    public let finalNorm: LayerNorm
+    /// The contact-prediction regression of `EsmModel` (layers·heads → 1); kept so checkpoints
+    /// round-trip, unused by the masked-LM forward pass.
+    public let contactRegression: Linear
+    /// Rotary inverse frequencies, saved in checkpoints as a (frozen) buffer.
+    public let rotaryInverseFrequencies: Parameter
+    let rotary: RotaryEmbedding
+
+    public init(_ config: EsmConfig, generator: RandomGenerator) {
+        self.config = config
+        wordEmbeddings = Embedding(config.vocabularySize, config.hiddenSize, initialization: .normal(std: config.initializerRange), generator: generator)
+        layers = (0..<config.layerCount).map { _ in EsmLayer(config, generator: generator) }
+        finalNorm = LayerNorm(config.hiddenSize, epsilon: config.layerNormEpsilon)
+        contactRegression = Linear(config.layerCount * config.headCount, 1, initialization: .uniformFanIn, generator: generator)
+        rotary = RotaryEmbedding(headDimension: config.hiddenSize / config.headCount, base: config.ropeTheta)
+        rotaryInverseFrequencies = Parameter.buffer(rotary.inverseFrequencies())
+    }
+
+    override public var ownParameters: [(key: String, parameter: Parameter)] {
+        [("rotary_embeddings.inv_freq", rotaryInverseFrequencies)]
+    }
+
+    override public var children: [(key: String, module: Module)] {
+        [("embeddings.word_embeddings", wordEmbeddings)]
+            + layers.enumerated().map { ("encoder.layer.\($0.offset)", $0.element) }
+            + [("encoder.emb_layer_norm_after", finalNorm), ("contact_head.regression", contactRegression)]
+    }
+
+    /// ids: (B, T); attentionMask: (B, T) of 1/0 → hidden states (B, T, C).
+    public func callAsFunction(_ ids: IndexTensor, attentionMask: Tensor? = nil) -> Tensor {
+        let (batch, tokens) = (ids.shape[0], ids.shape[1])
+        let mask = attentionMask ?? Tensor.ones([batch, tokens])
+        var hidden = wordEmbeddings(ids)
+        if config.tokenDropout { hidden = tokenDropoutRescaled(hidden, ids: ids, mask: mask) }
+        hidden = hidden * mask.unsqueezed(-1)
+        for layer in layers { hidden = layer(hidden, keyPaddingMask: mask, rotary: rotary) }
+        return finalNorm(hidden)
+    }
+
+    /// Zeroes `<mask>` embeddings and scales each row by 0.88 / (1 − masked / real tokens).
+    func tokenDropoutRescaled(_ embeddings: Tensor, ids: IndexTensor, mask: Tensor) -> Tensor {
+        let (batch, tokens) = (ids.shape[0], ids.shape[1])
+        let isMask = ids.values.map { $0 == config.maskTokenID ? Float(1) : 0 }
+        let realTokens = mask.summed(axes: [1]).toArray()
+        let scales = (0..<batch).map { row -> Float in
+            let masked = isMask[(row * tokens)..<((row + 1) * tokens)].reduce(0, +)
+            return (1 - 0.15 * 0.8) / (1 - masked / realTokens[row])
+        }
+        let zeroed = embeddings.maskedFill(Tensor(shape: [batch, tokens, 1], values: isMask), value: 0)
+        return zeroed * Tensor(shape: [batch, 1, 1], values: scales)
+    }
+}
+
+/// `EsmForMaskedLM`: the encoder plus dense → GELU → LayerNorm → tied decoder + bias.
+public final class EsmForMaskedLM: Module {
+    public let esm: EsmModel
+    public let dense: Linear, layerNorm: LayerNorm
+    public let bias: Parameter
+
+    public init(_ config: EsmConfig, generator: RandomGenerator) {
+        esm = EsmModel(config, generator: generator)
+        dense = Linear(config.hiddenSize, config.hiddenSize, initialization: .normal(std: config.initializerRange), generator: generator)
+        layerNorm = LayerNorm(config.hiddenSize, epsilon: config.layerNormEpsilon)
+        bias = Parameter(Tensor.zeros([config.vocabularySize]), decays: false)
+    }
+
+    override public var ownParameters: [(key: String, parameter: Parameter)] {
+        [("lm_head.bias", bias), ("lm_head.decoder.weight", esm.wordEmbeddings.weight)]
+    }
+
+    override public var children: [(key: String, module: Module)] {
+        [("esm", esm), ("lm_head.dense", dense), ("lm_head.layer_norm", layerNorm)]
+    }
+
+    /// ids: (B, T) → logits (B, T, V).
+    public func callAsFunction(_ ids: IndexTensor, attentionMask: Tensor? = nil) -> Tensor {
+        let hidden = esm(ids, attentionMask: attentionMask)
+        return layerNorm(dense(hidden).gelu()).matmul(esm.wordEmbeddings.weight.value.transposed()) + bias.value
+    }
+}
