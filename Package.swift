@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "kiban",
             dependencies: [
-                "KibanTensor", "KibanNN", "KibanOptim", "KibanIO", "KibanDistributed", "CBLAS", "KibanKernels",
+                "KibanTensor", "KibanNN", "KibanOptim", "KibanModels", "KibanIO", "KibanDistributed", "CBLAS", "KibanKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
