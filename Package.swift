@@ -16,6 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -31,7 +32,7 @@ let package = Package(
         .target(name: "KibanTensor", dependencies: ["CBLAS", "KibanKernels"]),
         .target(name: "KibanNN", dependencies: ["KibanTensor", "KibanKernels"]),
         .target(name: "KibanOptim", dependencies: ["KibanTensor", "KibanNN", "KibanKernels"]),
-        .target(name: "KibanModels", dependencies: ["KibanTensor", "KibanNN"]),
+        .target(name: "KibanModels", dependencies: ["KibanTensor", "KibanNN", .product(name: "Yams", package: "Yams")]),
         .target(name: "KibanIO", dependencies: ["KibanTensor", "CHDF5"]),
         .target(name: "KibanDistributed", dependencies: ["CMPI"]),
         .executableTarget(
@@ -40,12 +41,16 @@ let package = Package(
                 "KibanTensor", "KibanNN", "KibanOptim", "KibanModels", "KibanIO", "KibanDistributed", "CBLAS", "KibanKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        .target(name: "KibanTestSupport", dependencies: ["KibanTensor", "KibanIO"], path: "Tests/KibanTestSupport"),
         .testTarget(
             name: "KibanTensorTests",
-            dependencies: ["KibanTensor", "KibanOptim", "KibanIO", "KibanKernels"]),
+            dependencies: ["KibanTensor", "KibanOptim", "KibanIO", "KibanKernels", "KibanTestSupport"]),
         .testTarget(name: "KibanKernelsTests", dependencies: ["KibanKernels"]),
-        .testTarget(name: "KibanNNTests", dependencies: ["KibanNN", "KibanOptim", "KibanIO", "KibanTensor"]),
-        .testTarget(name: "KibanModelsTests", dependencies: ["KibanModels", "KibanNN", "KibanOptim", "KibanIO", "KibanTensor"]),
+        .testTarget(
+            name: "KibanNNTests", dependencies: ["KibanNN", "KibanOptim", "KibanIO", "KibanTensor", "KibanTestSupport"]),
+        .testTarget(
+            name: "KibanModelsTests",
+            dependencies: ["KibanModels", "KibanNN", "KibanOptim", "KibanIO", "KibanTensor", "KibanTestSupport"]),
         .testTarget(name: "KibanSystemTests", dependencies: ["KibanIO", "KibanDistributed"]),
     ]
 )

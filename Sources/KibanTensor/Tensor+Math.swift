@@ -56,6 +56,14 @@ extension Tensor {
         }
     }
 
+    /// |x|; the gradient at 0 is 0.
+    public func abs() -> Tensor {
+        let output = Elementwise.map(self) { Swift.abs($0) }
+        return Tensor.record("abs", inputs: [self], output: output) { [x = detached()] gradient in
+            [Elementwise.zip(gradient, x, op: "abs.backward") { g, v in v > 0 ? g : v < 0 ? -g : 0 }]
+        }
+    }
+
     /// x².
     public func squared() -> Tensor { self * self }
 }

@@ -154,6 +154,37 @@ def mlp_case():
     return case
 
 
+def loss_case(fn, x, **inputs):
+    """A scalar loss of one input `x` (plus constant inputs), stored as shape (1,), and `grad_x`."""
+    x64 = leaf(x)
+    out = fn(x64, **{name: t.double() if t.is_floating_point() else t for name, t in inputs.items()})
+    out.backward()
+    return {"x": x, **inputs, "out": ref(out).reshape(1), "grad_x": ref(x64.grad)}
+
+
+def cross_entropy_smoothed_weighted_case():
+    labels = torch.from_numpy(rng.integers(0, 5, size=6, dtype=np.int64))
+    labels[2] = -100
+    class_weights = torch.from_numpy(rng.uniform(0.5, 2.0, size=5).astype(np.float32))
+    return loss_case(
+        lambda x, labels, class_weights: F.cross_entropy(x, labels, weight=class_weights, label_smoothing=0.1),
+        draw(6, 5, scale=2.0), labels=labels, class_weights=class_weights)
+
+
+def mse_case():
+    return loss_case(lambda x, target: F.mse_loss(x, target), draw(4, 3), target=draw(4, 3))
+
+
+def huber_case():
+    return loss_case(lambda x, target: F.huber_loss(x, target, delta=1.0), draw(4, 3, scale=3.0), target=draw(4, 3))
+
+
+def bce_with_logits_case():
+    target = torch.from_numpy((rng.uniform(size=(4, 3)) < 0.5).astype(np.float32))
+    return loss_case(lambda x, target: F.binary_cross_entropy_with_logits(x, target), draw(4, 3, scale=3.0),
+                     target=target)
+
+
 CASES = {
     "matmul": matmul_case,
     "matmul_transposed": matmul_transposed_case,
@@ -166,6 +197,10 @@ CASES = {
     "gelu_tanh": gelu_tanh_case,
     "gelu_erf": gelu_erf_case,
     "mlp": mlp_case,
+    "cross_entropy_smoothed_weighted": cross_entropy_smoothed_weighted_case,
+    "mse": mse_case,
+    "huber": huber_case,
+    "bce_with_logits": bce_with_logits_case,
 }
 
 

@@ -3,6 +3,7 @@ import KibanIO
 import KibanNN
 import KibanOptim
 import KibanTensor
+import KibanTestSupport
 import Testing
 
 /// A model fixture from `Tests/Fixtures/make_model_fixtures.py`: Hugging Face (or hand-written
@@ -11,9 +12,7 @@ struct ModelFixture {
     let file: SafeTensorsFile
 
     init(_ name: String) throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/\(name).safetensors")
-        file = try SafeTensorsFile(contentsOf: url)
+        file = try referenceFixture(name)
     }
 
     /// The model's config (Hugging Face `config.json` text).
@@ -41,12 +40,8 @@ struct ModelFixture {
     /// |a − r| ≤ 1e-5·max|r| + 1e-4·|r| elementwise.
     func expectValues(_ actual: Tensor, _ name: String) throws {
         let (shape, reference) = try file.doubles(name)
-        #expect(actual.shape == shape, "\(name): shape \(actual.shape) vs \(shape)")
-        let scale = reference.map(abs).max() ?? 0
-        let failures = zip(actual.toArray(), reference).enumerated().filter { _, pair in
-            abs(Double(pair.0) - pair.1) > 1e-5 * scale + 1e-4 * abs(pair.1)
-        }
-        #expect(failures.isEmpty, "\(name): \(failures.count) values off, first \(failures.first.map { "\($0.offset): \($0.element)" } ?? "")")
+        let mismatches = ReferenceComparison.valueMismatches(actual, shape: shape, reference: reference)
+        #expect(mismatches.isEmpty, "\(name): \(mismatches.count) values off, first \(mismatches.first ?? "")")
     }
 
     /// ‖Δ‖₂/‖r‖₂ ≤ 1e-3 for every parameter's gradient. A gradient that is zero in exact
@@ -66,13 +61,9 @@ struct ModelFixture {
             }
             let reference = try file.doubles(key).values
             let actual = parameter.value.grad?.toArray().map(Double.init) ?? [Double](repeating: 0, count: reference.count)
-            let difference = zip(actual, reference).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
-            let norm = reference.map { $0 * $0 }.reduce(0, +).squareRoot()
-            if norm < 1e-12 {
-                #expect(difference <= 1e-6, "\(key): reference is zero, Kiban's gradient has norm \(difference)")
-            } else {
-                #expect(difference / norm <= 1e-3, "\(key): relative error \(difference / norm)")
-            }
+            let isZero = reference.map { $0 * $0 }.reduce(0, +).squareRoot() < 1e-12
+            let error = ReferenceComparison.relativeError(actual, reference: reference)
+            #expect(error <= (isZero ? 1e-6 : ReferenceComparison.gradientTolerance), "\(key): error \(error)")
             checked += 1
         }
         #expect(checked > 0)

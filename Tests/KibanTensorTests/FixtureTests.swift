@@ -1,6 +1,7 @@
 import Foundation
 import KibanIO
 import KibanTensor
+import KibanTestSupport
 import Testing
 
 /// Kiban (float32) against PyTorch float64 references from `Tests/Fixtures/make_fixtures.py`.
@@ -8,9 +9,7 @@ import Testing
 @Suite("PyTorch reference fixtures")
 struct FixtureTests {
     static let fixtures: SafeTensorsFile = {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/foundation.safetensors")
-        do { return try SafeTensorsFile(contentsOf: url) } catch { fatalError("\(error)") }
+        do { return try referenceFixture("foundation") } catch { fatalError("\(error)") }
     }()
 
     /// Loads `case.name` as a float32 leaf that requires a gradient.
@@ -22,22 +21,16 @@ struct FixtureTests {
 
     func expectValues(_ actual: Tensor, _ name: String) throws {
         let (shape, reference) = try Self.fixtures.doubles(name)
-        #expect(actual.shape == shape, "\(name): shape \(actual.shape) vs \(shape)")
-        let scale = reference.map(abs).max() ?? 0
-        for (index, (a, r)) in zip(actual.toArray(), reference).enumerated() {
-            let tolerance = 1e-5 * scale + 1e-4 * abs(r)
-            #expect(abs(Double(a) - r) <= tolerance, "\(name)[\(index)]: \(a) vs reference \(r)")
-        }
+        let mismatches = ReferenceComparison.valueMismatches(actual, shape: shape, reference: reference)
+        #expect(mismatches.isEmpty, "\(name): \(mismatches.count) values off, first \(mismatches.first ?? "")")
     }
 
     func expectGradient(_ tensor: Tensor, _ name: String) throws {
         let gradient = try #require(tensor.grad, "\(name): no gradient")
         let (shape, reference) = try Self.fixtures.doubles(name)
         #expect(gradient.shape == shape, "\(name): shape \(gradient.shape) vs \(shape)")
-        let difference = zip(gradient.toArray(), reference).map { (Double($0) - $1) * (Double($0) - $1) }.reduce(0, +)
-        let norm = reference.map { $0 * $0 }.reduce(0, +)
-        let relative = (difference / norm).squareRoot()
-        #expect(relative <= 1e-3, "\(name): relative error \(relative)")
+        let relative = ReferenceComparison.relativeError(gradient.toArray().map(Double.init), reference: reference)
+        #expect(relative <= ReferenceComparison.gradientTolerance, "\(name): relative error \(relative)")
     }
 
     /// Runs a single-output case: out = op(inputs), backward with the stored upstream weight `w`.
@@ -105,3 +98,4 @@ struct FixtureTests {
         for (tensor, name) in zip(tensors, names) { try expectGradient(tensor, "mlp.grad_\(name)") }
     }
 }
+

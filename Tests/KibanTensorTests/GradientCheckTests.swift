@@ -23,6 +23,7 @@ enum GradientCases {
         .init("tanh (3, 4)", shapes: [[3, 4]]) { $0[0].tanh() },
         .init("sigmoid (3, 4)", shapes: [[3, 4]]) { $0[0].sigmoid() },
         .init("relu (3, 4)", shapes: [[3, 4]]) { $0[0].relu() },
+        .init("abs (3, 4)", shapes: [[3, 4]]) { $0[0].abs() },
         .init("pow 3 (3, 4)", shapes: [[3, 4]]) { $0[0].pow(3) },
         .init("gelu erf (3, 5)", shapes: [[3, 5]], scale: 2) { $0[0].gelu() },
         .init("gelu tanh transposed (5, 3)ᵀ", shapes: [[5, 3]], scale: 2) { $0[0].transposed().gelu(approximation: .tanh) },
