@@ -111,10 +111,20 @@ private struct AttentionGeometry {
             "key/value must be (B, H/G, S, D) matching the query: \(describe)")
     }
 
-    /// Calls `body(batch, head, keyValueHead)` for every query head.
+    /// Calls `body(batch, head, keyValueHead)` for every query head. Work is split over threads
+    /// by (batch, key/value head), so the query heads that share — and accumulate into — one
+    /// key/value head run on one thread. Threads are used only when each head's GEMMs are small
+    /// enough that OpenBLAS runs them single-threaded (M·N·K ≤ 2¹⁸); larger ones use its threads.
     func forEachHead(_ body: (Int, Int, Int) -> Void) {
         let group = heads / keyValueHeads
-        for b in 0..<batch { for h in 0..<heads { body(b, h, h / group) } }
+        let largestProduct = queries * keys * width
+        let minimumPerTask = largestProduct <= 1 << 18 ? 1 : batch * keyValueHeads
+        Threading.parallelFor(batch * keyValueHeads, minimumPerTask: minimumPerTask) { range in
+            for pair in range {
+                let (b, kvHead) = (pair / keyValueHeads, pair % keyValueHeads)
+                for h in (kvHead * group)..<((kvHead + 1) * group) { body(b, h, kvHead) }
+            }
+        }
     }
 }
 
