@@ -42,51 +42,6 @@ public struct MaterialsEncoderConfig: Codable, Equatable, Sendable {
     }
 }
 
-/// Query/key/value/output projections of one composition-encoder layer.
-public final class CompositionAttention: Module {
-    public let query: Linear, key: Linear, value: Linear, output: Linear
-
-    init(_ width: Int, generator: RandomGenerator) {
-        query = Linear(width, width, initialization: .uniformFanIn, generator: generator)
-        key = Linear(width, width, initialization: .uniformFanIn, generator: generator)
-        value = Linear(width, width, initialization: .uniformFanIn, generator: generator)
-        output = Linear(width, width, initialization: .uniformFanIn, generator: generator)
-    }
-
-    override public var children: [(key: String, module: Module)] {
-        [("query", query), ("key", key), ("value", value), ("output", output)]
-    }
-}
-
-/// A post-norm block: x = LN(x + attention(x)); x = LN(x + down(GELU(up(x)))).
-public final class CompositionLayer: Module {
-    public let attention: CompositionAttention, attentionNorm: LayerNorm
-    public let up: Linear, down: Linear, mlpNorm: LayerNorm
-    let heads: Int
-
-    init(_ config: MaterialsEncoderConfig, generator: RandomGenerator) {
-        attention = CompositionAttention(config.modelWidth, generator: generator)
-        attentionNorm = LayerNorm(config.modelWidth, epsilon: config.layerNormEpsilon)
-        up = Linear(config.modelWidth, config.mlpWidth, initialization: .uniformFanIn, generator: generator)
-        down = Linear(config.mlpWidth, config.modelWidth, initialization: .uniformFanIn, generator: generator)
-        mlpNorm = LayerNorm(config.modelWidth, epsilon: config.layerNormEpsilon)
-        heads = config.headCount
-    }
-
-    override public var children: [(key: String, module: Module)] {
-        [("attention", attention), ("attention_norm", attentionNorm), ("mlp.up", up), ("mlp.down", down), ("mlp_norm", mlpNorm)]
-    }
-
-    /// x: (B, E, C); mask: (B, E) of 1/0 → (B, E, C).
-    func callAsFunction(_ x: Tensor, mask: Tensor) -> Tensor {
-        let attended = MultiHeadAttention.attend(
-            query: attention.query(x), key: attention.key(x), value: attention.value(x), heads: heads,
-            keyValueHeads: heads, rotary: nil, keyPaddingMask: mask, causal: false)
-        let hidden = attentionNorm(x + attention.output(attended))
-        return mlpNorm(hidden + down(up(hidden).gelu()))
-    }
-}
-
 /// A composition transformer for materials (CrabNet/Roost-like): each element of a formula is a
 /// token — an element embedding plus a learned projection of a sinusoidal encoding of its
 /// fraction — with no positional order; masked mean pooling feeds a linear head.
@@ -94,14 +49,19 @@ public final class MaterialsEncoder: Module {
     public let config: MaterialsEncoderConfig
     public let elementEmbedding: Embedding
     public let fractionEncoder: Linear
-    public let layers: [CompositionLayer]
+    /// Post-norm GELU blocks without positional information.
+    public let layers: [TransformerBlock]
     public let head: Linear
 
     public init(_ config: MaterialsEncoderConfig, generator: RandomGenerator) {
         self.config = config
         elementEmbedding = Embedding(config.elementCount, config.modelWidth, initialization: .normal(std: 1), generator: generator)
         fractionEncoder = Linear(config.modelWidth, config.modelWidth, initialization: .uniformFanIn, generator: generator)
-        layers = (0..<config.layerCount).map { _ in CompositionLayer(config, generator: generator) }
+        layers = (0..<config.layerCount).map { _ in
+            TransformerBlock(
+                width: config.modelWidth, heads: config.headCount, feedForward: config.mlpWidth, placement: .post,
+                epsilon: config.layerNormEpsilon, initialization: .uniformFanIn, generator: generator)
+        }
         head = Linear(config.modelWidth, config.outputCount, initialization: .uniformFanIn, generator: generator)
     }
 
@@ -119,7 +79,7 @@ public final class MaterialsEncoder: Module {
     /// → predictions (B, outputs).
     public func callAsFunction(elements: IndexTensor, fractions: Tensor, mask: Tensor) -> Tensor {
         var hidden = elementEmbedding(elements) + fractionEncoder(fractionEncoding(fractions))
-        for layer in layers { hidden = layer(hidden, mask: mask) }
+        for layer in layers { hidden = layer(hidden, keyPaddingMask: mask) }
         let weights = mask.unsqueezed(-1)
         let pooled = (hidden * weights).summed(axes: [1]) / weights.summed(axes: [1])
         return head(pooled)

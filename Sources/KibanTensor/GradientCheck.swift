@@ -5,22 +5,24 @@
 /// |g − g_fd| ≤ absoluteTolerance + relativeTolerance·|g_fd| for every element.
 public enum GradientCheck {
     /// One named configuration: `function` of leaf `inputs` (which it may view, transpose or
-    /// slice before the op under test so that the op sees non-contiguous operands).
-    public struct Case: Sendable, CustomStringConvertible {
+    /// slice before the op under test so that the op sees non-contiguous operands). A case may
+    /// capture modules and tensors; it is `@unchecked Sendable` so test frameworks can list
+    /// cases, and each case must be run by one task at a time.
+    public struct Case: @unchecked Sendable, CustomStringConvertible {
         /// Names the op and the shapes, e.g. "softmax axis 0 (4, 9)".
         public let name: String
-        let makeInputs: @Sendable (RandomGenerator) -> [Tensor]
-        let function: @Sendable ([Tensor]) -> Tensor
+        let makeInputs: (RandomGenerator) -> [Tensor]
+        let function: ([Tensor]) -> Tensor
 
         /// A case whose inputs are standard normal tensors of `shapes` (times `scale`).
-        public init(_ name: String, shapes: [[Int]], scale: Float = 1, _ function: @escaping @Sendable ([Tensor]) -> Tensor) {
+        public init(_ name: String, shapes: [[Int]], scale: Float = 1, _ function: @escaping ([Tensor]) -> Tensor) {
             self.init(name, inputs: { generator in shapes.map { Tensor.randn($0, scale: scale, generator: generator) } }, function)
         }
 
         /// A case with custom inputs (e.g. positive values for log or sqrt).
         public init(
-            _ name: String, inputs: @escaping @Sendable (RandomGenerator) -> [Tensor],
-            _ function: @escaping @Sendable ([Tensor]) -> Tensor
+            _ name: String, inputs: @escaping (RandomGenerator) -> [Tensor],
+            _ function: @escaping ([Tensor]) -> Tensor
         ) {
             self.name = name
             self.makeInputs = inputs

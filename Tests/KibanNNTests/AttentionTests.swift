@@ -79,3 +79,30 @@ struct AttentionTests {
         expectClose(Tensor.concatenate(steps, axis: 1), full)
     }
 }
+
+/// The generic block in both placements and both feed-forward kinds, and cross-attention.
+@Suite("Transformer blocks")
+struct TransformerBlockTests {
+    @Test(arguments: [(TransformerBlock.NormPlacement.pre, FeedForward.Kind.swiglu), (.post, .gelu)])
+    func blockGradientsMatchFiniteDifferences(placement: TransformerBlock.NormPlacement, kind: FeedForward.Kind) {
+        let block = TransformerBlock(
+            width: 8, heads: 2, feedForward: 12, kind: kind, placement: placement, initialization: .normal(std: 0.3),
+            generator: RandomGenerator(seed: 8))
+        let mask = Tensor(shape: [2, 3], values: [1, 1, 1, 1, 1, 0])
+        let check = GradientCheck.Case("\(placement)-norm \(kind) block (2, 3, 8)", shapes: [[2, 3, 8]]) { inputs in
+            block(inputs[0], keyPaddingMask: mask, causal: placement == .pre, rotary: RotaryEmbedding(headDimension: 4))
+        }
+        let mismatch = GradientCheck.run(check)
+        #expect(mismatch == nil, "\(mismatch?.description ?? "")")
+    }
+
+    @Test func crossAttentionReadsTheOtherStream() {
+        let attention = AttentionProjections(width: 8, heads: 2, initialization: .normal(std: 0.3), generator: RandomGenerator(seed: 9))
+        let generator = RandomGenerator(seed: 10)
+        let tokens = Tensor.randn([1, 3, 8], generator: generator), adapter = Tensor.randn([1, 5, 8], generator: generator)
+        let crossed = attention(tokens, source: adapter)
+        #expect(crossed.shape == [1, 3, 8])
+        let changed = attention(tokens, source: adapter * 2)
+        #expect(crossed.toArray() != changed.toArray())
+    }
+}
