@@ -36,20 +36,6 @@ public final class BertEmbeddings: Module {
     }
 }
 
-/// Query, key and value projections (`attention.self`).
-public final class BertSelfAttention: Module {
-    public let query: Linear, key: Linear, value: Linear
-
-    init(_ config: BertConfig, generator: RandomGenerator) {
-        let initialization = Initialization.normal(std: config.initializerRange)
-        query = Linear(config.hiddenSize, config.hiddenSize, initialization: initialization, generator: generator)
-        key = Linear(config.hiddenSize, config.hiddenSize, initialization: initialization, generator: generator)
-        value = Linear(config.hiddenSize, config.hiddenSize, initialization: initialization, generator: generator)
-    }
-
-    override public var children: [(key: String, module: Module)] { [("query", query), ("key", key), ("value", value)] }
-}
-
 /// A dense projection, dropout, residual and LayerNorm (`attention.output` and `output`).
 public final class BertResidualOutput: Module {
     public let dense: Linear, layerNorm: LayerNorm
@@ -71,7 +57,7 @@ public final class BertResidualOutput: Module {
 
 /// One post-norm encoder layer.
 public final class BertLayer: Module {
-    public let selfAttention: BertSelfAttention, attentionOutput: BertResidualOutput
+    public let selfAttention: QueryKeyValue, attentionOutput: BertResidualOutput
     public let intermediate: Linear, output: BertResidualOutput
     let heads: Int
     let attentionDropout: Float
@@ -79,7 +65,7 @@ public final class BertLayer: Module {
     let activation: GELUApproximation
 
     init(_ config: BertConfig, generator: RandomGenerator) {
-        selfAttention = BertSelfAttention(config, generator: generator)
+        selfAttention = QueryKeyValue(width: config.hiddenSize, initialization: .normal(std: config.initializerRange), generator: generator)
         attentionOutput = BertResidualOutput(config.hiddenSize, config, generator: generator)
         intermediate = Linear(config.hiddenSize, config.intermediateSize, initialization: .normal(std: config.initializerRange), generator: generator)
         output = BertResidualOutput(config.intermediateSize, config, generator: generator)

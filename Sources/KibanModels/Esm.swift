@@ -4,23 +4,9 @@ import KibanTensor
 // Dim legend: B batch, T tokens, C hidden size, V vocabulary (33 for ESM-2). Names follow
 // Hugging Face `modeling_esm.py`.
 
-/// Query, key and value projections of one ESM layer (`attention.self`).
-public final class EsmSelfAttention: Module {
-    public let query: Linear, key: Linear, value: Linear
-
-    init(_ config: EsmConfig, generator: RandomGenerator) {
-        let initialization = Initialization.normal(std: config.initializerRange)
-        query = Linear(config.hiddenSize, config.hiddenSize, initialization: initialization, generator: generator)
-        key = Linear(config.hiddenSize, config.hiddenSize, initialization: initialization, generator: generator)
-        value = Linear(config.hiddenSize, config.hiddenSize, initialization: initialization, generator: generator)
-    }
-
-    override public var children: [(key: String, module: Module)] { [("query", query), ("key", key), ("value", value)] }
-}
-
 /// One pre-norm ESM-2 layer: x + attn(LN(x)), then h + MLP(LN(h)) with GELU (erf).
 public final class EsmLayer: Module {
-    public let attentionNorm: LayerNorm, selfAttention: EsmSelfAttention, attentionOutput: Linear
+    public let attentionNorm: LayerNorm, selfAttention: QueryKeyValue, attentionOutput: Linear
     public let mlpNorm: LayerNorm, intermediate: Linear, output: Linear
     let heads: Int
     let dropout: Dropout
@@ -28,7 +14,7 @@ public final class EsmLayer: Module {
     init(_ config: EsmConfig, generator: RandomGenerator) {
         let initialization = Initialization.normal(std: config.initializerRange)
         attentionNorm = LayerNorm(config.hiddenSize, epsilon: config.layerNormEpsilon)
-        selfAttention = EsmSelfAttention(config, generator: generator)
+        selfAttention = QueryKeyValue(width: config.hiddenSize, initialization: initialization, generator: generator)
         attentionOutput = Linear(config.hiddenSize, config.hiddenSize, initialization: initialization, generator: generator)
         mlpNorm = LayerNorm(config.hiddenSize, epsilon: config.layerNormEpsilon)
         intermediate = Linear(config.hiddenSize, config.intermediateSize, initialization: initialization, generator: generator)

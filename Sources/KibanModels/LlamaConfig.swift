@@ -22,7 +22,12 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         case layerCount = "num_hidden_layers", headCount = "num_attention_heads", keyValueHeadCount = "num_key_value_heads"
         case maximumPositions = "max_position_embeddings", rmsNormEpsilon = "rms_norm_eps", ropeTheta = "rope_theta"
         case tieWordEmbeddings = "tie_word_embeddings", attentionBias = "attention_bias", mlpBias = "mlp_bias"
-        case initializerRange = "initializer_range", ropeParameters = "rope_parameters"
+        case initializerRange = "initializer_range"
+    }
+
+    /// transformers 5 nests `rope_theta` under `rope_parameters`; read-only here.
+    private enum NestedKeys: String, CodingKey {
+        case ropeParameters = "rope_parameters"
     }
 
     struct RopeParameters: Codable {
@@ -41,7 +46,8 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         keyValueHeadCount = try c.decodeIfPresent(Int.self, forKey: .keyValueHeadCount) ?? headCount
         maximumPositions = try c.decodeIfPresent(Int.self, forKey: .maximumPositions) ?? d.maximumPositions
         rmsNormEpsilon = try c.decodeIfPresent(Float.self, forKey: .rmsNormEpsilon) ?? d.rmsNormEpsilon
-        let nested = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)?.ropeTheta
+        let nested = try decoder.container(keyedBy: NestedKeys.self)
+            .decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)?.ropeTheta
         ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? nested ?? d.ropeTheta
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? d.tieWordEmbeddings
         attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? d.attentionBias
@@ -53,22 +59,5 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         ])
         try ModelConfigCheck.divisible(hiddenSize, by: headCount, "hidden_size", "num_attention_heads")
         try ModelConfigCheck.divisible(headCount, by: keyValueHeadCount, "num_attention_heads", "num_key_value_heads")
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(vocabularySize, forKey: .vocabularySize)
-        try c.encode(hiddenSize, forKey: .hiddenSize)
-        try c.encode(intermediateSize, forKey: .intermediateSize)
-        try c.encode(layerCount, forKey: .layerCount)
-        try c.encode(headCount, forKey: .headCount)
-        try c.encode(keyValueHeadCount, forKey: .keyValueHeadCount)
-        try c.encode(maximumPositions, forKey: .maximumPositions)
-        try c.encode(rmsNormEpsilon, forKey: .rmsNormEpsilon)
-        try c.encode(ropeTheta, forKey: .ropeTheta)
-        try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings)
-        try c.encode(attentionBias, forKey: .attentionBias)
-        try c.encode(mlpBias, forKey: .mlpBias)
-        try c.encode(initializerRange, forKey: .initializerRange)
     }
 }

@@ -2,6 +2,19 @@ import KibanTensor
 
 // Dim legend: B batch, T tokens, S key/value tokens, C model width, F feed-forward width.
 
+/// Query, key and value projections under Hugging Face's keys (`attention.self` in BERT and ESM).
+public final class QueryKeyValue: Module {
+    public let query: Linear, key: Linear, value: Linear
+
+    public init(width: Int, initialization: Initialization, generator: RandomGenerator) {
+        query = Linear(width, width, initialization: initialization, generator: generator)
+        key = Linear(width, width, initialization: initialization, generator: generator)
+        value = Linear(width, width, initialization: initialization, generator: generator)
+    }
+
+    override public var children: [(key: String, module: Module)] { [("query", query), ("key", key), ("value", value)] }
+}
+
 /// Query, key, value and output projections of a generic attention layer.
 public final class AttentionProjections: Module {
     public let query: Linear, key: Linear, value: Linear, output: Linear
