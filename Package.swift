@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "KibanNN", dependencies: ["KibanTensor", "KibanKernels"]),
         .target(name: "KibanOptim", dependencies: ["KibanTensor", "KibanNN", "KibanKernels"]),
         .target(name: "KibanModels", dependencies: ["KibanTensor", "KibanNN", .product(name: "Yams", package: "Yams")]),
-        .target(name: "KibanIO", dependencies: ["KibanTensor", "CHDF5"]),
+        .target(name: "KibanIO", dependencies: ["KibanTensor", "KibanNN", "KibanOptim", "CHDF5"]),
         .target(name: "KibanDistributed", dependencies: ["CMPI"]),
         .executableTarget(
             name: "kiban",
@@ -52,5 +52,6 @@ let package = Package(
             name: "KibanModelsTests",
             dependencies: ["KibanModels", "KibanNN", "KibanOptim", "KibanIO", "KibanTensor", "KibanTestSupport"]),
         .testTarget(name: "KibanSystemTests", dependencies: ["KibanIO", "KibanDistributed"]),
+        .testTarget(name: "KibanIOTests", dependencies: ["KibanIO", "KibanModels", "KibanNN", "KibanOptim", "KibanTensor"]),
     ]
 )

@@ -14,8 +14,13 @@ static inline hid_t kiban_h5t_c_s1(void) { return H5T_C_S1; }
 static inline hid_t kiban_h5p_default(void) { return H5P_DEFAULT; }
 static inline hid_t kiban_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
 static inline hid_t kiban_h5p_file_access(void) { return H5P_FILE_ACCESS; }
-static inline hid_t kiban_h5s_all(void) { return H5S_ALL; }
 static inline unsigned kiban_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned kiban_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned kiban_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
+static inline size_t kiban_h5t_variable(void) { return H5T_VARIABLE; }
+static inline hid_t kiban_h5e_default(void) { return H5E_DEFAULT; }
+static inline hid_t kiban_h5s_all_selection(void) { return H5S_ALL; }
+static inline hid_t kiban_h5p_link_create(void) { return H5P_LINK_CREATE; }
+/// Turns off HDF5's automatic printing of error stacks (Kiban reports its own errors).
+static inline void kiban_h5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 #endif

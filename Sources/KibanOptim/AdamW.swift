@@ -30,6 +30,23 @@ public final class AdamW: Optimizer {
         secondMoment = Storage(count: buffer.count, repeating: 0)
     }
 
+    /// The moments in buffer order and the step count, for checkpoints.
+    public var state: (step: Int, firstMoment: [Float], secondMoment: [Float]) {
+        (step, Array(UnsafeBufferPointer(start: firstMoment.pointer, count: firstMoment.count)),
+         Array(UnsafeBufferPointer(start: secondMoment.pointer, count: secondMoment.count)))
+    }
+
+    /// Restores ``state`` saved from an optimizer over a buffer of the same layout.
+    public func restore(step: Int, firstMoment first: [Float], secondMoment second: [Float]) throws {
+        guard first.count == buffer.count, second.count == buffer.count, step >= 0 else {
+            throw OptimizerStateError(
+                description: "AdamW state for \(first.count) parameters does not fit a buffer of \(buffer.count)")
+        }
+        self.step = step
+        first.withUnsafeBufferPointer { firstMoment.pointer.update(from: $0.baseAddress!, count: first.count) }
+        second.withUnsafeBufferPointer { secondMoment.pointer.update(from: $0.baseAddress!, count: second.count) }
+    }
+
     public func update() {
         step += 1
         let correction1 = 1 - Foundation.pow(beta1, Float(step)), correction2 = 1 - Foundation.pow(beta2, Float(step))
@@ -68,6 +85,11 @@ public final class SGD: Optimizer {
         }
         hasVelocity = true
     }
+}
+
+/// Optimizer state that does not fit the model it is restored into.
+public struct OptimizerStateError: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// An optimizer over a flat parameter buffer.
