@@ -32,7 +32,8 @@ let package = Package(
         .target(name: "KibanTensor", dependencies: ["CBLAS", "KibanKernels"]),
         .target(name: "KibanNN", dependencies: ["KibanTensor", "KibanKernels"]),
         .target(name: "KibanOptim", dependencies: ["KibanTensor", "KibanNN", "KibanKernels"]),
-        .target(name: "KibanModels", dependencies: ["KibanTensor", "KibanNN", .product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "KibanModels", dependencies: ["KibanTensor", "KibanNN", "KibanIO", .product(name: "Yams", package: "Yams")]),
         .target(name: "KibanIO", dependencies: ["KibanTensor", "KibanNN", "KibanOptim", "CHDF5"]),
         .target(name: "KibanDistributed", dependencies: ["CMPI"]),
         .executableTarget(

@@ -31,9 +31,7 @@ struct BertNormalizer: Sendable, Equatable {
             scalars = scalars.flatMap { scalar in scalar.isCJKIdeograph ? [" ", scalar, " "] : [scalar] }
         }
         if stripsAccents {
-            scalars = Self.canonicalDecomposition(of: scalars).filter {
-                $0.properties.generalCategory != .nonspacingMark
-            }
+            scalars = Self.canonicalDecomposition(of: scalars).filter { $0.bertCategory != .nonspacingMark }
         }
         if lowercases {
             // Per scalar, as Rust's `char::to_lowercase`: no context rules, so a final capital
@@ -44,6 +42,7 @@ struct BertNormalizer: Sendable, Equatable {
     }
 
     /// The canonical decomposition (NFD) of `scalars`; Hangul syllables become their jamo.
+    /// (Of all code points, only U+11938, from Unicode 13, decomposes here but not in `tokenizers`.)
     private static func canonicalDecomposition(of scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
         if scalars.allSatisfy(\.isASCII) { return scalars }
         let text = String(String.UnicodeScalarView(scalars))
@@ -88,7 +87,7 @@ extension Unicode.Scalar {
     /// line feed and carriage return. Unassigned code points (Cn) are kept, as `tokenizers` does.
     fileprivate var isBertControl: Bool {
         if self == "\t" || self == "\n" || self == "\r" { return false }
-        switch properties.generalCategory {
+        switch bertCategory {
         case .control, .format, .privateUse: return true
         default: return false
         }
@@ -101,12 +100,28 @@ extension Unicode.Scalar {
         case 33...47, 58...64, 91...96, 123...126: return true
         default: break
         }
-        switch properties.generalCategory {
+        switch bertCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
             .initialPunctuation, .finalPunctuation, .otherPunctuation:
             return true
         default:
             return false
+        }
+    }
+
+    /// The general category as `tokenizers` sees it. Its category checks (control, accent,
+    /// punctuation) use Unicode 8.0 tables (the `unicode_categories` crate), while its whitespace,
+    /// lowercasing and NFD are current: so a code point assigned after 8.0 counts as unassigned,
+    /// and the few whose category changed since 8.0 keep their 8.0 one. Checked against
+    /// `tokenizers` 0.23 for every code point, with Swift's Unicode 17 data.
+    fileprivate var bertCategory: Unicode.GeneralCategory {
+        guard let age = properties.age, (age.major, age.minor) <= (8, 0) else { return .unassigned }
+        switch value {
+        case 0x166D, 0x111C9: return .otherPunctuation
+        case 0x1734, 0x1171E: return .nonspacingMark
+        case 0x1885, 0x1886: return .otherLetter
+        case 0xA9BD: return .spacingMark
+        default: return properties.generalCategory
         }
     }
 

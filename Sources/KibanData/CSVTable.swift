@@ -51,7 +51,8 @@ public struct CSVTable: Sendable {
         var columnIndex: [String: Int] = [:]
         for (index, name) in header.fields.enumerated() {
             if columnIndex[name] != nil {
-                throw DataError(file: file, line: header.line, column: name, message: "the header names this column twice")
+                throw DataError(
+                    file: file, line: header.line, column: name, message: "the header names this column twice")
             }
             columnIndex[name] = index
         }
@@ -105,7 +106,8 @@ public struct CSVTable: Sendable {
         values.reserveCapacity(fields.count)
         for (row, field) in fields.enumerated() {
             guard let value = convert(field.trimmingCharacters(in: .whitespaces)) else {
-                throw DataError(file: file, line: rowLines[row], column: column, message: "value '\(field)' is not \(kind)")
+                throw DataError(
+                    file: file, line: rowLines[row], column: column, message: "value '\(field)' is not \(kind)")
             }
             values.append(value)
         }
@@ -115,7 +117,8 @@ public struct CSVTable: Sendable {
     private func index(of column: String) throws -> Int {
         guard let index = columnIndex[column] else {
             let present = columnNames.map { "'\($0)'" }.joined(separator: ", ")
-            throw DataError(file: file, line: headerLine, column: column, message: "no such column; the columns are \(present)")
+            throw DataError(
+                file: file, line: headerLine, column: column, message: "no such column; the columns are \(present)")
         }
         return index
     }
@@ -165,7 +168,9 @@ private struct CSVParser {
             let start = position
             while position < bytes.count, bytes[position] != Self.comma, !isAtLineEnd() {
                 if bytes[position] == Self.quote {
-                    throw DataError(file: file, line: line, message: "a '\"' inside an unquoted field (quote the whole field and double the '\"')")
+                    throw DataError(
+                        file: file, line: line,
+                        message: "a '\"' inside an unquoted field (quote the whole field and double the '\"')")
                 }
                 position += 1
             }
@@ -191,7 +196,8 @@ private struct CSVParser {
                 continue
             }
             guard position >= bytes.count || bytes[position] == Self.comma || isAtLineEnd() else {
-                throw DataError(file: file, line: line, message: "unexpected text after the closing '\"' of a quoted field")
+                throw DataError(
+                    file: file, line: line, message: "unexpected text after the closing '\"' of a quoted field")
             }
             return String(decoding: field, as: UTF8.self)
         }

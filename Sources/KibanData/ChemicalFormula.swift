@@ -149,7 +149,8 @@ private struct FormulaParser {
             let found = scalars[position]
             guard found == closer else {
                 if found == ")" || found == "]" {
-                    throw failure("'\(found)' at position \(position + 1) does not match '\(opening)' at position \(openingPosition + 1)")
+                    throw failure(
+                        "'\(found)' at position \(position + 1) does not match '\(opening)' at position \(openingPosition + 1)")
                 }
                 throw unexpectedCharacter()
             }

@@ -21,7 +21,7 @@ public final class BertEmbeddings: Module {
 
     override public var children: [(key: String, module: Module)] {
         [("word_embeddings", wordEmbeddings), ("position_embeddings", positionEmbeddings),
-         ("token_type_embeddings", tokenTypeEmbeddings), ("LayerNorm", layerNorm)]
+         ("token_type_embeddings", tokenTypeEmbeddings), ("LayerNorm", layerNorm), ("dropout", dropout)]
     }
 
     /// ids, tokenTypes: (B, T) → (B, T, C).
@@ -47,7 +47,9 @@ public final class BertResidualOutput: Module {
         dropout = Dropout(config.hiddenDropout, generator: generator)
     }
 
-    override public var children: [(key: String, module: Module)] { [("dense", dense), ("LayerNorm", layerNorm)] }
+    override public var children: [(key: String, module: Module)] {
+        [("dense", dense), ("LayerNorm", layerNorm), ("dropout", dropout)]
+    }
 
     /// LayerNorm(dropout(dense(x)) + residual).
     func callAsFunction(_ x: Tensor, residual: Tensor) -> Tensor {
@@ -60,8 +62,6 @@ public final class BertLayer: Module {
     public let selfAttention: QueryKeyValue, attentionOutput: BertResidualOutput
     public let intermediate: Linear, output: BertResidualOutput
     let heads: Int
-    let attentionDropout: Float
-    let generator: RandomGenerator
     let activation: GELUApproximation
 
     init(_ config: BertConfig, generator: RandomGenerator) {
@@ -70,8 +70,6 @@ public final class BertLayer: Module {
         intermediate = Linear(config.hiddenSize, config.intermediateSize, initialization: .normal(std: config.initializerRange), generator: generator)
         output = BertResidualOutput(config.intermediateSize, config, generator: generator)
         heads = config.headCount
-        attentionDropout = config.attentionDropout
-        self.generator = generator
         activation = config.hiddenActivation == "gelu_new" || config.hiddenActivation == "gelu_pytorch_tanh" ? .tanh : .none
     }
 
@@ -170,7 +168,9 @@ public final class BertForSequenceClassification: Module {
         dropout = Dropout(config.hiddenDropout, generator: generator)
     }
 
-    override public var children: [(key: String, module: Module)] { [("bert", bert), ("classifier", classifier)] }
+    override public var children: [(key: String, module: Module)] {
+        [("bert", bert), ("dropout", dropout), ("classifier", classifier)]
+    }
 
     /// ids: (B, T) → logits (B, labels).
     public func callAsFunction(_ ids: IndexTensor, attentionMask: Tensor? = nil, tokenTypes: IndexTensor? = nil) -> Tensor {

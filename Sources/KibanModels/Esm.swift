@@ -25,7 +25,7 @@ public final class EsmLayer: Module {
 
     override public var children: [(key: String, module: Module)] {
         [("attention.LayerNorm", attentionNorm), ("attention.self", selfAttention), ("attention.output.dense", attentionOutput),
-         ("LayerNorm", mlpNorm), ("intermediate.dense", intermediate), ("output.dense", output)]
+         ("LayerNorm", mlpNorm), ("intermediate.dense", intermediate), ("output.dense", output), ("dropout", dropout)]
     }
 
     /// x: (B, T, C) → (B, T, C).

@@ -35,7 +35,7 @@ public final class SequenceHead: Module {
         projection = Linear(hiddenSize, outputs, initialization: .normal(std: 0.02), generator: generator)
     }
 
-    override public var children: [(key: String, module: Module)] { [("dense", projection)] }
+    override public var children: [(key: String, module: Module)] { [("dropout", dropout), ("dense", projection)] }
 
     /// hidden: (B, T, C), mask: (B, T) → (B, L).
     public func callAsFunction(_ hidden: Tensor, mask: Tensor?) -> Tensor {
@@ -53,7 +53,7 @@ public final class TokenClassificationHead: Module {
         projection = Linear(hiddenSize, labels, initialization: .normal(std: 0.02), generator: generator)
     }
 
-    override public var children: [(key: String, module: Module)] { [("dense", projection)] }
+    override public var children: [(key: String, module: Module)] { [("dropout", dropout), ("dense", projection)] }
 
     public func callAsFunction(_ hidden: Tensor) -> Tensor {
         projection(dropout(hidden))

@@ -59,7 +59,8 @@ open class Module {
     /// This module's own parameters by key (not its children's).
     open var ownParameters: [(key: String, parameter: Parameter)] { [] }
 
-    /// Child modules by key, in a fixed order.
+    /// Child modules by key, in a fixed order. List every child, including those without
+    /// parameters (dropout): ``train(_:)`` and ``eval()`` reach modules through this list.
     open var children: [(key: String, module: Module)] { [] }
 
     /// Every parameter under its dotted path, depth first in declaration order. A tied parameter

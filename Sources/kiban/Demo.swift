@@ -87,7 +87,7 @@ final class PeptideClassifier: Module {
         dropout = Dropout(0.1, generator: generator)
     }
 
-    override var children: [(key: String, module: Module)] { [("hidden", hidden), ("output", output)] }
+    override var children: [(key: String, module: Module)] { [("hidden", hidden), ("dropout", dropout), ("output", output)] }
 
     func callAsFunction(_ features: Tensor) -> Tensor {
         output(dropout(hidden(features).gelu()))

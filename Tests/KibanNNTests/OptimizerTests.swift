@@ -124,3 +124,15 @@ struct OptimizerTests {
         #expect(LearningRateSchedule.constant.factor(step: 99) == 1)
     }
 }
+
+@Suite("Module modes")
+struct ModuleModeTests {
+    @Test func evalReachesDropoutInsideModels() {
+        let head = SequenceHead(hiddenSize: 4, outputs: 2, pooling: .mean, dropout: 0.5, generator: RandomGenerator(seed: 1))
+        let hidden = Tensor.ones([3, 5, 4])
+        head.eval()
+        #expect(head(hidden, mask: nil).toArray() == head(hidden, mask: nil).toArray())
+        head.train()
+        #expect(head(hidden, mask: nil).toArray() != head(hidden, mask: nil).toArray())
+    }
+}

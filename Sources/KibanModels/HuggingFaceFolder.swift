@@ -1,0 +1,80 @@
+import Foundation
+import KibanIO
+import KibanNN
+import KibanTensor
+
+/// A Hugging Face model folder: `config.json` plus `model.safetensors`, as `save_pretrained`
+/// writes it and `from_pretrained` reads it.
+public enum HuggingFaceFolder {
+    /// An unreadable folder or a config that does not decode; names the file.
+    public struct FolderError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Decodes `config.json` into a Kiban config (whose field names are Hugging Face's).
+    public static func config<Config: Decodable>(_ type: Config.Type, in folder: URL) throws -> Config {
+        let url = folder.appendingPathComponent("config.json")
+        guard let data = try? Data(contentsOf: url) else { throw FolderError(description: "\(url.path): cannot read the file") }
+        do {
+            return try JSONDecoder().decode(type, from: data)
+        } catch {
+            throw FolderError(description: "\(url.path): \(error)")
+        }
+    }
+
+    /// Loads `model.safetensors` into `model` by name. Names in `ignoring` (checkpoint keys a
+    /// Kiban model does not hold, such as an old `embeddings.position_ids` buffer) are dropped
+    /// first; everything else must match exactly unless `strict` is false.
+    @discardableResult
+    public static func loadWeights(into model: Module, from folder: URL, ignoring: Set<String> = [], strict: Bool = true) throws -> LoadReport {
+        let url = folder.appendingPathComponent("model.safetensors")
+        let file = try SafeTensorsFile(contentsOf: url)
+        var tensors: [String: Tensor] = [:]
+        for name in file.entries.keys where !ignoring.contains(name) { tensors[name] = try file.tensor(name) }
+        do {
+            return try model.load(stateDict: tensors, strict: strict)
+        } catch let report as LoadReport {
+            throw FolderError(description: "\(url.path): weights do not match the model:\n\(report)")
+        }
+    }
+
+    /// Config fields that Hugging Face types as float; JSON writes 0.0 as `0`, which its strict
+    /// config classes reject, so these get an explicit ".0".
+    static let floatingPointKeys: Set<String> = [
+        "hidden_dropout_prob", "attention_probs_dropout_prob", "layer_norm_eps", "initializer_range", "rope_theta",
+        "rms_norm_eps", "attention_dropout",
+    ]
+
+    /// Appends ".0" to integral values of `keys` in pretty-printed JSON text.
+    static func markFloats(_ json: String, keys: Set<String>) -> String {
+        json.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, keys.contains(parts[0].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: ["\""])) else {
+                return String(line)
+            }
+            let value = parts[1].trimmingCharacters(in: .whitespaces)
+            let number = value.hasSuffix(",") ? String(value.dropLast()) : value
+            guard Int(number) != nil else { return String(line) }
+            return "\(parts[0]): \(number).0\(value.hasSuffix(",") ? "," : "")"
+        }.joined(separator: "\n")
+    }
+
+    /// Writes `config.json` (the config's fields plus `model_type` and `architectures`) and
+    /// `model.safetensors` with every parameter under its Hugging Face name, atomically.
+    public static func save<Config: Encodable>(
+        model: Module, config: Config, modelType: String, architecture: String, to folder: URL
+    ) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let encoded = try JSONEncoder().encode(config)
+        guard var fields = try JSONSerialization.jsonObject(with: encoded) as? [String: Any] else {
+            throw FolderError(description: "\(folder.path): the config does not encode as a JSON object")
+        }
+        fields["model_type"] = modelType
+        fields["architectures"] = [architecture]
+        let json = try JSONSerialization.data(withJSONObject: fields, options: [.prettyPrinted, .sortedKeys])
+        try markFloats(String(decoding: json, as: UTF8.self), keys: floatingPointKeys)
+            .write(to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        let tensors = model.stateDict().mapValues { SafeTensorsValue.float32($0) }
+        try SafeTensorsFile.write(tensors, metadata: ["format": "pt"], to: folder.appendingPathComponent("model.safetensors"))
+    }
+}

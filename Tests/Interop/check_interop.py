@@ -1,0 +1,74 @@
+"""Checks files that Kiban wrote during the same CI run (`$KIBAN_INTEROP_DIR`, see
+`Tests/KibanModelsTests/InteropArtifactTests.swift`) with the reference Python stack:
+
+* `esm/`, `bert/`: `AutoModelForMaskedLM.from_pretrained` loads them with no missing or unexpected
+  keys, and its logits on Kiban's inputs equal Kiban's within 1e-4.
+* `checkpoint.h5`: h5py reads every parameter with the expected name and shape, the optimizer
+  moments and the provenance attributes.
+
+Usage: python3 Tests/Interop/check_interop.py DIR. Prints one line per check and a closing
+"N passed, M failed" line; exits non-zero on any failure.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from safetensors.numpy import load_file
+from transformers import AutoModelForMaskedLM
+
+RESULTS = []
+
+
+def check(name, condition, detail=""):
+    RESULTS.append(bool(condition))
+    print(f"{'PASS' if condition else 'FAIL'} {name}{': ' + detail if detail else ''}")
+
+
+def check_masked_lm(folder):
+    model, info = AutoModelForMaskedLM.from_pretrained(folder, output_loading_info=True)
+    model.eval()
+    check(f"{folder.name}: no missing keys", not info["missing_keys"], str(info["missing_keys"]))
+    check(f"{folder.name}: no unexpected keys", not info["unexpected_keys"], str(info["unexpected_keys"]))
+    reference = load_file(folder / "kiban_logits.safetensors")
+    with torch.no_grad():
+        logits = model(input_ids=torch.from_numpy(reference["input_ids"]),
+                       attention_mask=torch.from_numpy(reference["attention_mask"])).logits.numpy()
+    difference = float(np.abs(logits - reference["logits"]).max())
+    check(f"{folder.name}: logits equal Kiban's", difference <= 1e-4, f"max |Δ| = {difference:.2e}")
+
+
+def check_checkpoint(directory):
+    expected = dict(line.rsplit(" ", 1) for line in (directory / "checkpoint_names.txt").read_text().splitlines())
+    with h5py.File(directory / "checkpoint.h5", "r") as file:
+        stored = {name: "x".join(map(str, dataset.shape)) for name, dataset in file["model"].items()}
+        check("checkpoint: parameter names", set(stored) == set(expected), str(set(stored) ^ set(expected)))
+        check("checkpoint: parameter shapes", all(stored.get(n) == s for n, s in expected.items()))
+        check("checkpoint: values are finite float32",
+              all(d.dtype == np.float32 and np.isfinite(d[()]).all() for d in file["model"].values()))
+        moments = file["optimizer/first_moment"].shape[0]
+        check("checkpoint: optimizer moments", moments == file["optimizer/second_moment"].shape[0] and moments > 0)
+        attributes = dict(file.attrs)
+        check("checkpoint: format and step", attributes.get("format") == "kiban-checkpoint-1" and attributes.get("step") == 2,
+              str({k: attributes.get(k) for k in ("format", "step")}))
+        check("checkpoint: provenance", all(k in attributes for k in ("kiban_version", "created", "data_sha256"))
+              and "tokens.txt" in json.loads(attributes["data_sha256"]))
+        check("checkpoint: model config is JSON", json.loads(attributes["model_config"]).get("hidden_size") == 16)
+        check("checkpoint: rng state", file["rng/state"].shape == (4,))
+
+
+def main():
+    directory = Path(sys.argv[1])
+    check_masked_lm(directory / "esm")
+    check_masked_lm(directory / "bert")
+    check_checkpoint(directory)
+    passed = sum(RESULTS)
+    print(f"{passed} passed, {len(RESULTS) - passed} failed")
+    sys.exit(0 if passed == len(RESULTS) else 1)
+
+
+if __name__ == "__main__":
+    main()

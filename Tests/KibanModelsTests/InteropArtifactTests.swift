@@ -1,0 +1,84 @@
+import Foundation
+import KibanIO
+import KibanModels
+import KibanNN
+import KibanOptim
+import KibanTensor
+import Testing
+
+/// Writes files for the Python interop checks (`Tests/Interop/check_interop.py`, run by `.ci/run`)
+/// into `$KIBAN_INTEROP_DIR` (a temporary folder when unset), and checks in Swift that each
+/// exported model loads back with identical logits.
+@Suite("Interop artifacts", .serialized)
+struct InteropArtifactTests {
+    static let folder: URL = {
+        let path = ProcessInfo.processInfo.environment["KIBAN_INTEROP_DIR"]
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("kiban-interop-\(getpid())").path
+        return URL(fileURLWithPath: path)
+    }()
+
+    /// Token ids every exported masked-LM is evaluated on: (2, 8), row 1 padded after 6.
+    static let ids = IndexTensor(shape: [2, 8], values: [0, 5, 9, 32, 13, 7, 11, 2, 0, 20, 4, 6, 8, 2, 1, 1])
+    static var mask: Tensor { Tensor(shape: [2, 8], values: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]) }
+
+    func writeLogits(_ logits: Tensor, to folder: URL) throws {
+        try SafeTensorsFile.write(
+            ["logits": .float32(logits), "input_ids": .int64(Self.ids),
+             "attention_mask": .int64(IndexTensor(shape: [2, 8], values: Self.mask.toArray().map { Int($0) }))],
+            to: folder.appendingPathComponent("kiban_logits.safetensors"))
+    }
+
+    @Test func exportedEsmReloadsWithIdenticalLogits() throws {
+        var config = EsmConfig()
+        (config.hiddenSize, config.layerCount, config.headCount, config.intermediateSize) = (32, 2, 4, 64)
+        let model = EsmForMaskedLM(config, generator: RandomGenerator(seed: 12))
+        model.eval()
+        let folder = Self.folder.appendingPathComponent("esm")
+        try HuggingFaceFolder.save(model: model, config: config, modelType: "esm", architecture: "EsmForMaskedLM", to: folder)
+        let logits = model(Self.ids, attentionMask: Self.mask)
+        try writeLogits(logits, to: folder)
+        let reloaded = EsmForMaskedLM(try HuggingFaceFolder.config(EsmConfig.self, in: folder), generator: RandomGenerator(seed: 0))
+        try HuggingFaceFolder.loadWeights(into: reloaded, from: folder)
+        reloaded.eval()
+        #expect(reloaded(Self.ids, attentionMask: Self.mask).toArray() == logits.toArray())
+    }
+
+    @Test func exportedBertReloadsWithIdenticalLogits() throws {
+        var config = BertConfig()
+        (config.vocabularySize, config.hiddenSize, config.layerCount, config.headCount, config.intermediateSize) = (40, 32, 2, 4, 64)
+        config.maximumPositions = 16
+        let model = BertForMaskedLM(config, generator: RandomGenerator(seed: 13))
+        model.eval()
+        let folder = Self.folder.appendingPathComponent("bert")
+        try HuggingFaceFolder.save(model: model, config: config, modelType: "bert", architecture: "BertForMaskedLM", to: folder)
+        let logits = model(Self.ids, attentionMask: Self.mask)
+        try writeLogits(logits, to: folder)
+        let reloaded = BertForMaskedLM(try HuggingFaceFolder.config(BertConfig.self, in: folder), generator: RandomGenerator(seed: 0))
+        try HuggingFaceFolder.loadWeights(into: reloaded, from: folder)
+        reloaded.eval()
+        #expect(reloaded(Self.ids, attentionMask: Self.mask).toArray() == logits.toArray())
+    }
+
+    @Test func checkpointForH5py() throws {
+        var config = LlamaConfig()
+        (config.vocabularySize, config.hiddenSize, config.intermediateSize, config.layerCount) = (30, 16, 24, 2)
+        (config.headCount, config.keyValueHeadCount) = (4, 2)
+        let model = LlamaForCausalLM(config, generator: RandomGenerator(seed: 14))
+        let optimizer = AdamW(buffer: ParameterBuffer(module: model), learningRate: 1e-3)
+        let ids = IndexTensor(shape: [1, 5], values: [3, 8, 1, 22, 9])
+        for _ in 0..<2 {
+            optimizer.zeroGradients()
+            model(ids).reshaped([5, 30]).crossEntropy(targets: IndexTensor([8, 1, 22, 9, 0])).backward()
+            optimizer.update()
+        }
+        try FileManager.default.createDirectory(at: Self.folder, withIntermediateDirectories: true)
+        let url = Self.folder.appendingPathComponent("checkpoint.h5")
+        let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        try Checkpoint.save(
+            to: url, model: model, optimizer: optimizer, generator: RandomGenerator(seed: 5),
+            metadata: .init(step: 2, modelConfig: configJSON, dataHashes: ["tokens.txt": "0" + String(repeating: "a", count: 63)]))
+        let names = model.stateDict().map { "\($0.key) \($0.value.shape.map(String.init).joined(separator: "x"))" }.sorted()
+        try names.joined(separator: "\n").write(to: Self.folder.appendingPathComponent("checkpoint_names.txt"), atomically: true, encoding: .utf8)
+        #expect(try Checkpoint.load(from: url, into: LlamaForCausalLM(config, generator: RandomGenerator(seed: 0))).step == 2)
+    }
+}
