@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "KibanNN", targets: ["KibanNN"]),
         .library(name: "KibanOptim", targets: ["KibanOptim"]),
         .library(name: "KibanModels", targets: ["KibanModels"]),
+        .library(name: "KibanData", targets: ["KibanData"]),
         .library(name: "KibanIO", targets: ["KibanIO"]),
         .library(name: "KibanDistributed", targets: ["KibanDistributed"]),
         .executable(name: "kiban", targets: ["kiban"]),
@@ -36,6 +37,7 @@ let package = Package(
             name: "KibanModels", dependencies: ["KibanTensor", "KibanNN", "KibanIO", .product(name: "Yams", package: "Yams")]),
         .target(name: "KibanIO", dependencies: ["KibanTensor", "KibanNN", "KibanOptim", "CHDF5"]),
         .target(name: "KibanDistributed", dependencies: ["CMPI"]),
+        .target(name: "KibanData"),
         .executableTarget(
             name: "kiban",
             dependencies: [
@@ -53,6 +55,7 @@ let package = Package(
             name: "KibanModelsTests",
             dependencies: ["KibanModels", "KibanNN", "KibanOptim", "KibanIO", "KibanTensor", "KibanTestSupport"]),
         .testTarget(name: "KibanSystemTests", dependencies: ["KibanIO", "KibanDistributed"]),
+        .testTarget(name: "KibanDataTests", dependencies: ["KibanData"]),
         .testTarget(name: "KibanIOTests", dependencies: ["KibanIO", "KibanModels", "KibanNN", "KibanOptim", "KibanTensor"]),
     ]
 )
