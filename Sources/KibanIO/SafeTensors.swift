@@ -29,10 +29,14 @@ public enum SafeTensorsValue {
     case int64(IndexTensor)
 }
 
-/// A minimal reader for the safetensors format (F32, F64 and I64 tensors) — the fixture format.
+/// A validating, memory-mapped reader of the safetensors format (F32, F64, F16, BF16 → float32;
+/// I64, I32 → indices).
 ///
 /// Layout: an 8-byte little-endian header length, a JSON header mapping each name to
 /// `{dtype, shape, data_offsets}` (plus optional string `__metadata__`), then the raw data.
+/// The header is checked before any tensor is read: its size (≤ 100 MiB and inside the file),
+/// shapes that match their byte ranges without overflow, and ranges that neither overlap nor
+/// leave holes. A violation is an error naming the file and the tensor.
 public struct SafeTensorsFile: Sendable {
     /// One tensor's header entry.
     public struct Entry: Equatable, Sendable {
@@ -51,18 +55,24 @@ public struct SafeTensorsFile: Sendable {
     private let data: Data
     private let dataStart: Int
 
-    private static let elementSizes = ["F32": 4, "F64": 8, "I64": 8]
+    private static let elementSizes = ["F32": 4, "F64": 8, "F16": 2, "BF16": 2, "I64": 8, "I32": 4]
+    /// The safetensors format's own limit on the JSON header.
+    public static let maximumHeaderBytes = 100 << 20
 
     /// Reads and validates the file at `url`.
     public init(contentsOf url: URL) throws {
         path = url.path
         do {
-            data = try Data(contentsOf: url, options: .mappedIfSafe)
+            data = try Data(contentsOf: url, options: .alwaysMapped)
         } catch {
             throw SafeTensorsError.unreadable(path: url.path, reason: error.localizedDescription)
         }
         guard data.count >= 8 else { throw SafeTensorsError.invalidHeader(path: path, reason: "file shorter than 8 bytes") }
         let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(Self.maximumHeaderBytes) else {
+            throw SafeTensorsError.invalidHeader(
+                path: path, reason: "header length \(headerLength) exceeds the format's limit of \(Self.maximumHeaderBytes) bytes")
+        }
         guard headerLength <= UInt64(data.count - 8) else {
             throw SafeTensorsError.invalidHeader(path: path, reason: "header length \(headerLength) exceeds the file size \(data.count)")
         }
@@ -82,6 +92,24 @@ public struct SafeTensorsFile: Sendable {
             entries[name] = try Self.parseEntry(name: name, value: value, path: path, dataLength: data.count - dataStart)
         }
         self.entries = entries
+        try Self.checkLayout(entries, dataLength: data.count - dataStart, path: path)
+    }
+
+    /// Tensors may not overlap and must cover the data section without holes (the format's rule).
+    private static func checkLayout(_ entries: [String: Entry], dataLength: Int, path: String) throws {
+        var end = 0
+        for (name, entry) in entries.sorted(by: { ($0.value.byteRange.lowerBound, $0.key) < ($1.value.byteRange.lowerBound, $1.key) }) {
+            guard entry.byteRange.lowerBound >= end || entry.byteRange.isEmpty else {
+                throw SafeTensorsError.invalidHeader(path: path, reason: "tensor '\(name)' overlaps the tensor before it")
+            }
+            guard entry.byteRange.lowerBound <= end else {
+                throw SafeTensorsError.invalidHeader(path: path, reason: "a hole in the data section before tensor '\(name)'")
+            }
+            end = max(end, entry.byteRange.upperBound)
+        }
+        guard end == dataLength else {
+            throw SafeTensorsError.invalidHeader(path: path, reason: "\(dataLength - end) bytes after the last tensor")
+        }
     }
 
     private static func parseEntry(name: String, value: Any, path: String, dataLength: Int) throws -> Entry {
@@ -112,43 +140,63 @@ public struct SafeTensorsFile: Sendable {
         return entry
     }
 
-    /// The values of a floating-point tensor at full precision (F32 or F64), with its shape.
+    /// The values of a floating-point tensor (F32, F64, F16 or BF16) at full precision, with its shape.
     public func doubles(_ name: String) throws -> (shape: [Int], values: [Double]) {
         let entry = try entry(name)
-        guard entry.dtype == "F32" || entry.dtype == "F64" else {
-            throw SafeTensorsError.wrongDType(path: path, tensor: name, dtype: entry.dtype, expected: "F32 or F64")
-        }
         let bytes = data.subdata(in: (dataStart + entry.byteRange.lowerBound)..<(dataStart + entry.byteRange.upperBound))
-        let values: [Double] = bytes.withUnsafeBytes { raw in
-            if entry.dtype == "F32" {
-                return (0..<(raw.count / 4)).map {
-                    Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))))
-                }
+        let values: [Double]? = bytes.withUnsafeBytes { raw in
+            switch entry.dtype {
+            case "F32": (0..<(raw.count / 4)).map { Double(Float(bitPattern: Self.load(raw, $0, as: UInt32.self))) }
+            case "F64": (0..<(raw.count / 8)).map { Double(bitPattern: Self.load(raw, $0, as: UInt64.self)) }
+            case "F16": (0..<(raw.count / 2)).map { Double(Self.halfToFloat(Self.load(raw, $0, as: UInt16.self))) }
+            case "BF16": (0..<(raw.count / 2)).map { Double(Float(bitPattern: UInt32(Self.load(raw, $0, as: UInt16.self)) << 16)) }
+            default: nil
             }
-            return (0..<(raw.count / 8)).map {
-                Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)))
-            }
+        }
+        guard let values else {
+            throw SafeTensorsError.wrongDType(path: path, tensor: name, dtype: entry.dtype, expected: "F32, F64, F16 or BF16")
         }
         return (entry.shape, values)
     }
 
-    /// A floating-point tensor (F32, or F64 rounded to float32).
+    /// Element `index` of a little-endian array in `raw`, read without alignment assumptions.
+    private static func load<Value: FixedWidthInteger>(_ raw: UnsafeRawBufferPointer, _ index: Int, as type: Value.Type) -> Value {
+        Value(littleEndian: raw.loadUnaligned(fromByteOffset: index * MemoryLayout<Value>.size, as: Value.self))
+    }
+
+    /// IEEE half precision → float (subnormals, infinities and NaN included).
+    static func halfToFloat(_ bits: UInt16) -> Float {
+        let sign = UInt32(bits >> 15) << 31, exponent = UInt32(bits >> 10) & 0x1f, mantissa = UInt32(bits) & 0x3ff
+        switch exponent {
+        case 0:
+            let magnitude = Float(mantissa) * 0x1p-24
+            return sign == 0 ? magnitude : -magnitude
+        case 0x1f:
+            return Float(bitPattern: sign | 0x7f80_0000 | (mantissa << 13))
+        default:
+            return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
+        }
+    }
+
+    /// A floating-point tensor as float32 (F64 rounded; F16 and BF16 widened exactly).
     public func tensor(_ name: String) throws -> Tensor {
         let (shape, values) = try doubles(name)
         return Tensor(shape: shape, values: values.map(Float.init))
     }
 
-    /// An I64 tensor as indices.
+    /// An I64 or I32 tensor as indices.
     public func indices(_ name: String) throws -> IndexTensor {
         let entry = try entry(name)
-        guard entry.dtype == "I64" else {
-            throw SafeTensorsError.wrongDType(path: path, tensor: name, dtype: entry.dtype, expected: "I64")
-        }
         let bytes = data.subdata(in: (dataStart + entry.byteRange.lowerBound)..<(dataStart + entry.byteRange.upperBound))
-        let values = bytes.withUnsafeBytes { raw in
-            (0..<(raw.count / 8)).map {
-                Int(Int64(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))))
+        let values: [Int]? = bytes.withUnsafeBytes { raw in
+            switch entry.dtype {
+            case "I64": (0..<(raw.count / 8)).map { Int(Int64(bitPattern: Self.load(raw, $0, as: UInt64.self))) }
+            case "I32": (0..<(raw.count / 4)).map { Int(Int32(bitPattern: Self.load(raw, $0, as: UInt32.self))) }
+            default: nil
             }
+        }
+        guard let values else {
+            throw SafeTensorsError.wrongDType(path: path, tensor: name, dtype: entry.dtype, expected: "I64 or I32")
         }
         return IndexTensor(shape: entry.shape, values: values)
     }

@@ -22,19 +22,40 @@ public enum HuggingFaceFolder {
         }
     }
 
-    /// Loads `model.safetensors` into `model` by name. Names in `ignoring` (checkpoint keys a
-    /// Kiban model does not hold, such as an old `embeddings.position_ids` buffer) are dropped
-    /// first; everything else must match exactly unless `strict` is false.
+    /// Loads `model.safetensors` — or the shards listed by `model.safetensors.index.json` — into
+    /// `model` by name. Names in `ignoring` (checkpoint keys a Kiban model does not hold, such as
+    /// an old `embeddings.position_ids` buffer) are dropped first; everything else must match
+    /// exactly unless `strict` is false.
     @discardableResult
     public static func loadWeights(into model: Module, from folder: URL, ignoring: Set<String> = [], strict: Bool = true) throws -> LoadReport {
-        let url = folder.appendingPathComponent("model.safetensors")
-        let file = try SafeTensorsFile(contentsOf: url)
+        var url = folder.appendingPathComponent("model.safetensors")
         var tensors: [String: Tensor] = [:]
-        for name in file.entries.keys where !ignoring.contains(name) { tensors[name] = try file.tensor(name) }
+        for shard in try shardFiles(in: folder) {
+            url = shard
+            let file = try SafeTensorsFile(contentsOf: shard)
+            for name in file.entries.keys where !ignoring.contains(name) { tensors[name] = try file.tensor(name) }
+        }
         do {
             return try model.load(stateDict: tensors, strict: strict)
         } catch let report as LoadReport {
             throw FolderError(description: "\(url.path): weights do not match the model:\n\(report)")
+        }
+    }
+
+    /// The weight files of a folder: the shards named by `model.safetensors.index.json` when it
+    /// exists (each once, in name order), else `model.safetensors`.
+    static func shardFiles(in folder: URL) throws -> [URL] {
+        let index = folder.appendingPathComponent("model.safetensors.index.json")
+        guard FileManager.default.fileExists(atPath: index.path) else { return [folder.appendingPathComponent("model.safetensors")] }
+        struct Index: Decodable {
+            let weightMap: [String: String]
+            enum CodingKeys: String, CodingKey { case weightMap = "weight_map" }
+        }
+        do {
+            let map = try JSONDecoder().decode(Index.self, from: Data(contentsOf: index)).weightMap
+            return Set(map.values).sorted().map { folder.appendingPathComponent($0) }
+        } catch {
+            throw FolderError(description: "\(index.path): not a safetensors index (\(error))")
         }
     }
 
