@@ -53,7 +53,7 @@ let package = Package(
             name: "KibanNNTests", dependencies: ["KibanNN", "KibanOptim", "KibanIO", "KibanTensor", "KibanTestSupport"]),
         .testTarget(
             name: "KibanModelsTests",
-            dependencies: ["KibanModels", "KibanNN", "KibanOptim", "KibanIO", "KibanTensor", "KibanTestSupport"]),
+            dependencies: ["KibanModels", "KibanNN", "KibanOptim", "KibanIO", "KibanTensor", "KibanData", "KibanTestSupport"]),
         .testTarget(name: "KibanSystemTests", dependencies: ["KibanIO", "KibanDistributed"]),
         .testTarget(name: "KibanDataTests", dependencies: ["KibanData"]),
         .testTarget(name: "KibanIOTests", dependencies: ["KibanIO", "KibanModels", "KibanNN", "KibanOptim", "KibanTensor"]),

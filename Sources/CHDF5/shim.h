@@ -18,6 +18,7 @@ static inline unsigned kiban_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned kiban_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned kiban_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
 static inline size_t kiban_h5t_variable(void) { return H5T_VARIABLE; }
+static inline hsize_t kiban_h5s_unlimited(void) { return H5S_UNLIMITED; }
 static inline hid_t kiban_h5e_default(void) { return H5E_DEFAULT; }
 static inline hid_t kiban_h5s_all_selection(void) { return H5S_ALL; }
 static inline hid_t kiban_h5p_link_create(void) { return H5P_LINK_CREATE; }

@@ -41,6 +41,7 @@ public struct WordPieceTokenizer: Sendable {
     }
 
     private let idsByPiece: [Scalars: Int]
+    private let idsByAddedToken: [Scalars: Int]
     private let tokensByID: [String]
     /// Added tokens matched in the raw text, before normalisation.
     private let rawAddedTokens: [AddedToken]
@@ -142,7 +143,8 @@ public struct WordPieceTokenizer: Sendable {
         do {
             text = try String(contentsOf: url, encoding: .utf8)
         } catch {
-            throw TokenizerError(file: url.path, message: "cannot be read as UTF-8 text (\(error.localizedDescription))")
+            let reason = error.localizedDescription
+            throw TokenizerError(file: url.path, message: "cannot be read as UTF-8 text (\(reason))")
         }
         // Split scalars, not Characters: "\r\n" is a single Character.
         var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { line in
@@ -164,10 +166,14 @@ public struct WordPieceTokenizer: Sendable {
         var idsByPiece: [Scalars: Int] = [:]
         for entry in vocabulary { idsByPiece[Array(entry.token.unicodeScalars)] = entry.id }
         let added = addedTokens.filter { !$0.token.isEmpty }
-        func addedID(_ token: String) -> Int? { added.first { $0.token.unicodeScalars.elementsEqual(token.unicodeScalars) }?.id }
-        func id(_ token: String) -> Int? { idsByPiece[Array(token.unicodeScalars)] ?? addedID(token) }
+        var idsByAddedToken: [Scalars: Int] = [:]
+        for entry in added { idsByAddedToken[Array(entry.token.unicodeScalars)] = entry.id }
+        func id(_ token: String) -> Int? {
+            idsByPiece[Array(token.unicodeScalars)] ?? idsByAddedToken[Array(token.unicodeScalars)]
+        }
 
-        let unknownID = idsByPiece[Array(unknownToken.unicodeScalars)]  // WordPiece emits it, so it must be in the model
+        // WordPiece itself emits the unknown token, so it must be in the model's vocabulary.
+        let unknownID = idsByPiece[Array(unknownToken.unicodeScalars)]
         let classifierID = id("[CLS]")
         let separatorID = id("[SEP]")
         guard let unknownID, let classifierID, let separatorID else {
@@ -183,6 +189,7 @@ public struct WordPieceTokenizer: Sendable {
         for entry in added { tokensByID[entry.id] = entry.token }
 
         self.idsByPiece = idsByPiece
+        self.idsByAddedToken = idsByAddedToken
         self.tokensByID = tokensByID
         self.rawAddedTokens = added.filter { !$0.normalized }.map {
             AddedToken(scalars: Array($0.token.unicodeScalars), id: $0.id)
@@ -212,27 +219,29 @@ public struct WordPieceTokenizer: Sendable {
         return [classifierID] + tokenIDs(of: text).prefix(maxLength - 2) + [separatorID]
     }
 
-    /// The id of `token` (a vocabulary entry such as "##ing", or an added token such as "[CLS]").
+    /// The id of `token` (a vocabulary entry such as "##ing", or an added token such as "[CLS]"),
+    /// compared code point by code point.
     public func id(of token: String) -> Int? {
         let scalars = Array(token.unicodeScalars)
-        return idsByPiece[scalars] ?? (rawAddedTokens + normalizedAddedTokens).first { $0.scalars == scalars }?.id
+        return idsByPiece[scalars] ?? idsByAddedToken[scalars]
     }
 
     /// Added tokens, normalisation, pre-tokenisation and WordPiece, in the order `tokenizers` runs them.
     private func tokenIDs(of text: String) -> [Int] {
         var ids: [Int] = []
         for rawSegment in Self.segments(of: Array(text.unicodeScalars)[...], splitAt: rawAddedTokens) {
-            guard case .text(let rawText) = rawSegment else {
-                if case .added(let id) = rawSegment { ids.append(id) }
-                continue
-            }
-            let normalized = normalizer.normalize(Array(rawText))
-            for segment in Self.segments(of: normalized[...], splitAt: normalizedAddedTokens) {
-                switch segment {
-                case .added(let id):
-                    ids.append(id)
-                case .text(let part):
-                    for word in BertPreTokenizer.words(in: Array(part)) { ids += wordPieceIDs(of: word) }
+            switch rawSegment {
+            case .added(let id):
+                ids.append(id)
+            case .text(let rawText):
+                let normalized = normalizer.normalize(Array(rawText))
+                for segment in Self.segments(of: normalized[...], splitAt: normalizedAddedTokens) {
+                    switch segment {
+                    case .added(let id):
+                        ids.append(id)
+                    case .text(let part):
+                        for word in BertPreTokenizer.words(in: Array(part)) { ids += wordPieceIDs(of: word) }
+                    }
                 }
             }
         }
@@ -291,7 +300,8 @@ public struct WordPieceTokenizer: Sendable {
     /// The `BertNormalizer` described in the file; no normaliser at all means none of its steps.
     private static func normalizer(from json: TokenizerFile.Normalizer?, file: String) throws -> BertNormalizer {
         guard let json else {
-            return BertNormalizer(cleansText: false, isolatesChineseCharacters: false, stripsAccents: false, lowercases: false)
+            return BertNormalizer(
+                cleansText: false, isolatesChineseCharacters: false, stripsAccents: false, lowercases: false)
         }
         guard json.type == "BertNormalizer" else {
             throw TokenizerError(file: file, message: "normalizer \"\(json.type ?? "")\" is not BertNormalizer")
@@ -306,7 +316,9 @@ public struct WordPieceTokenizer: Sendable {
     private static func explain(_ error: DecodingError) -> String {
         let context: DecodingError.Context
         switch error {
-        case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c): context = c
+        case .typeMismatch(_, let found), .valueNotFound(_, let found), .keyNotFound(_, let found),
+            .dataCorrupted(let found):
+            context = found
         @unknown default: return "\(error)"
         }
         let path = context.codingPath.map(\.stringValue).joined(separator: ".")

@@ -57,6 +57,56 @@ public final class HDF5File {
         try values.withUnsafeBytes { try write(bytes: $0, type: kiban_h5t_native_int64(), shape: shape, at: dataset, chunk: chunk, compression: compression) }
     }
 
+    /// Creates an empty one-dimensional dataset that grows with ``append(_:to:)-(_,String)``:
+    /// chunked (`chunk` elements) and, when `compression` is given, gzip-compressed.
+    public func createAppendable(_ dataset: String, integer: Bool, chunk: Int = 1 << 16, compression: Int? = nil) throws {
+        try ensureParents(of: dataset)
+        var dimensions: [hsize_t] = [0], maximum: [hsize_t] = [kiban_h5s_unlimited()]
+        let space = H5Screate_simple(1, &dimensions, &maximum)
+        defer { H5Sclose(space) }
+        let properties = H5Pcreate(kiban_h5p_dataset_create())
+        defer { H5Pclose(properties) }
+        var chunkDimensions: [hsize_t] = [hsize_t(max(1, chunk))]
+        H5Pset_chunk(properties, 1, &chunkDimensions)
+        H5Pset_fletcher32(properties)
+        if let compression { H5Pset_deflate(properties, UInt32(max(0, min(9, compression)))) }
+        let type = integer ? kiban_h5t_native_int64() : kiban_h5t_native_float()
+        let handle = H5Dcreate2(file, dataset, type, space, kiban_h5p_default(), properties, kiban_h5p_default())
+        guard handle >= 0 else { throw HDF5Error(path: path, message: "cannot create dataset '\(dataset)'") }
+        H5Dclose(handle)
+    }
+
+    /// Appends int64 values to a dataset made by ``createAppendable(_:integer:chunk:compression:)``.
+    public func append(_ values: [Int64], to dataset: String) throws {
+        try values.withUnsafeBytes { try append(bytes: $0, count: values.count, type: kiban_h5t_native_int64(), to: dataset) }
+    }
+
+    /// Appends float32 values to an appendable dataset.
+    public func append(_ values: [Float], to dataset: String) throws {
+        try values.withUnsafeBytes { try append(bytes: $0, count: values.count, type: kiban_h5t_native_float(), to: dataset) }
+    }
+
+    private func append(bytes: UnsafeRawBufferPointer, count: Int, type: hid_t, to dataset: String) throws {
+        guard count > 0 else { return }
+        let handle = try openDataset(dataset)
+        defer { H5Dclose(handle) }
+        let current = try datasetShape(handle, dataset)
+        guard current.count == 1 else { throw HDF5Error(path: path, message: "'\(dataset)' is not one-dimensional") }
+        var newSize: [hsize_t] = [hsize_t(current[0] + count)]
+        guard H5Dset_extent(handle, &newSize) >= 0 else {
+            throw HDF5Error(path: path, message: "'\(dataset)' cannot grow (not created appendable)")
+        }
+        let fileSpace = H5Dget_space(handle)
+        defer { H5Sclose(fileSpace) }
+        var start: [hsize_t] = [hsize_t(current[0])], length: [hsize_t] = [hsize_t(count)]
+        H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &length, nil)
+        let memorySpace = H5Screate_simple(1, &length, nil)
+        defer { H5Sclose(memorySpace) }
+        guard H5Dwrite(handle, type, memorySpace, fileSpace, kiban_h5p_default(), bytes.baseAddress) >= 0 else {
+            throw HDF5Error(path: path, message: "cannot append to '\(dataset)'")
+        }
+    }
+
     /// The shape of a dataset.
     public func shape(of dataset: String) throws -> [Int] {
         let handle = try openDataset(dataset)
