@@ -37,11 +37,11 @@ let package = Package(
             name: "KibanModels", dependencies: ["KibanTensor", "KibanNN", "KibanIO", .product(name: "Yams", package: "Yams")]),
         .target(name: "KibanIO", dependencies: ["KibanTensor", "KibanNN", "KibanOptim", "CHDF5"]),
         .target(name: "KibanDistributed", dependencies: ["CMPI"]),
-        .target(name: "KibanData"),
+        .target(name: "KibanData", dependencies: ["KibanTensor", "KibanIO"]),
         .executableTarget(
             name: "kiban",
             dependencies: [
-                "KibanTensor", "KibanNN", "KibanOptim", "KibanModels", "KibanIO", "KibanDistributed", "CBLAS", "KibanKernels",
+                "KibanTensor", "KibanNN", "KibanOptim", "KibanModels", "KibanIO", "KibanData", "KibanDistributed", "CBLAS", "KibanKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "KibanTestSupport", dependencies: ["KibanTensor", "KibanIO"], path: "Tests/KibanTestSupport"),
@@ -55,7 +55,7 @@ let package = Package(
             name: "KibanModelsTests",
             dependencies: ["KibanModels", "KibanNN", "KibanOptim", "KibanIO", "KibanTensor", "KibanData", "KibanTestSupport"]),
         .testTarget(name: "KibanSystemTests", dependencies: ["KibanIO", "KibanDistributed"]),
-        .testTarget(name: "KibanDataTests", dependencies: ["KibanData"]),
+        .testTarget(name: "KibanDataTests", dependencies: ["KibanData", "KibanTensor", "KibanIO", "kiban"]),
         .testTarget(name: "KibanIOTests", dependencies: ["KibanIO", "KibanModels", "KibanNN", "KibanOptim", "KibanTensor"]),
     ]
 )

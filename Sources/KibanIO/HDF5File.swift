@@ -6,6 +6,11 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable {
     public let path: String
     public let message: String
     public var description: String { "\(path): \(message)" }
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
 }
 
 /// A thin, safe wrapper over an HDF5 file: groups, float32/int64 datasets with optional chunking

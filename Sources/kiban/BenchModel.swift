@@ -76,23 +76,11 @@ struct ModelBenchOptions: ParsableArguments {
         let peakResidentMegabytes: Double
     }
 
-    /// Peak resident memory of this process in MB: `VmHWM` from /proc (getrusage's `ru_maxrss`
-    /// would include a parent's peak from before `exec`, e.g. a Python driver's).
-    static func peakResidentMegabytes() -> Double {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
-        let kilobytes = line?.split(separator: " ").dropFirst().first.flatMap { Double($0) }
-        if let kilobytes { return kilobytes / 1024 }
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
-    }
-
     func report(mode: String, parameters: Int, seconds: Double) throws {
         let report = Report(
             mode: mode, config: config, sequenceLength: sequenceLength, batchSize: batchSize, threads: Threading.threadCount,
             parameters: parameters, secondsPerStep: seconds, tokensPerSecond: Double(batchSize * sequenceLength) / seconds,
-            peakResidentMegabytes: Self.peakResidentMegabytes())
+            peakResidentMegabytes: PeakMemory.residentMegabytes())
         if json {
             print(try BenchOutput.json(report))
         } else {

@@ -25,3 +25,18 @@ enum Timing {
         return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 }
+
+/// Peak resident memory of this process.
+enum PeakMemory {
+    /// `VmHWM` from /proc in MB (getrusage's `ru_maxrss` would include a parent's peak from
+    /// before `exec`, e.g. a Python driver's).
+    static func residentMegabytes() -> Double {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+        let kilobytes = line?.split(separator: " ").dropFirst().first.flatMap { Double($0) }
+        if let kilobytes { return kilobytes / 1024 }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+}
