@@ -68,7 +68,8 @@ public struct Crystal: Equatable, Sendable {
         for i in species.indices {
             for j in species.indices {
                 var offset = fractionalCoordinates[j] - fractionalCoordinates[i]
-                offset -= offset.rounded()  // nearest image first, each component in [-0.5, 0.5]
+                // The nearest image first: each component in [-0.5, 0.5].
+                offset -= offset.rounded(.toNearestOrAwayFromZero)
                 for image in images where i != j || image != .zero {
                     let distance = length(cartesian(offset + image))
                     if distance <= cutoff { pairs.append((i, j, distance)) }
@@ -115,7 +116,8 @@ extension Crystal {
     /// positions are scaled like the lattice and converted to fractional ones.
     ///
     /// Errors: a value that is not a number, fewer than three numbers on a lattice or position line,
-    /// an unknown element, counts that do not match the symbols, an unknown coordinate mode, a
+    /// an unknown element, counts that do not match the symbols or add up to more atoms than the
+    /// file has lines, an unknown coordinate mode, a
     /// degenerate lattice, and a file that ends early. VASP 4 files (no symbols line) are rejected.
     public init(poscar text: String, file: String = "<poscar>") throws {
         var lines = POSCARLines(lines: byteLines(text).map { String(decoding: $0, as: UTF8.self) }, file: file)
@@ -128,10 +130,9 @@ extension Crystal {
             let line = try lines.next("lattice vector \(index)")
             lattice.append(try lines.vector(line, what: "lattice vector \(index)"))
         }
-        let latticeLine = scaleLine.number + 1
-        try checkLattice(lattice, file: file, line: latticeLine)
         let factor = scale > 0 ? scale : cbrt(-scale / abs(determinant(lattice)))
         lattice = lattice.map { $0 * factor }
+        try checkLattice(lattice, file: file, line: scaleLine.number + 1)
 
         let symbolLine = try lines.next("the element symbols")
         let elements = try symbolLine.tokens.map { token in
@@ -146,6 +147,9 @@ extension Crystal {
             }
             return element
         }
+        guard !elements.isEmpty else {
+            throw DataError(file: file, line: symbolLine.number, message: "expected element symbols, found none")
+        }
         let countLine = try lines.next("the atom counts")
         guard countLine.tokens.count == elements.count else {
             throw DataError(
@@ -154,9 +158,15 @@ extension Crystal {
         }
         let counts = try countLine.tokens.map { token in
             guard let count = Int(token), count > 0 else {
-                throw DataError(file: file, line: countLine.number, message: "atom count '\(token)' is not a positive integer")
+                throw DataError(
+                    file: file, line: countLine.number, message: "atom count '\(token)' is not a positive integer")
             }
             return count
+        }
+        guard counts.allSatisfy({ $0 <= lines.remaining }), counts.reduce(0, +) <= lines.remaining else {
+            throw DataError(
+                file: file, line: countLine.number,
+                message: "the atom counts add up to more atoms than the \(lines.remaining) lines that follow")
         }
         let species = zip(elements, counts).flatMap { Array(repeating: $0, count: $1) }
 
@@ -195,10 +205,8 @@ private struct POSCARLines {
     let file: String
     var index = 0
 
-    init(lines: [String], file: String) {
-        self.lines = lines
-        self.file = file
-    }
+    /// The number of lines not yet taken.
+    var remaining: Int { lines.count - index }
 
     /// The next line's whitespace-separated tokens and 1-based number; `what` names it if the file ends.
     mutating func next(_ what: String) throws -> (tokens: [String], number: Int) {
@@ -370,7 +378,8 @@ private func cifTokens(_ text: String, file: String) throws -> [CIFToken] {
             } else {
                 var end = start
                 while end < line.count, line[end] != " ", line[end] != "\t" { end += 1 }
-                tokens.append(CIFToken(text: String(String.UnicodeScalarView(line[start..<end])), line: number, isQuoted: false))
+                let value = String(String.UnicodeScalarView(line[start..<end]))
+                tokens.append(CIFToken(text: value, line: number, isQuoted: false))
                 start = end
             }
         }
@@ -504,11 +513,11 @@ private func cosine(degrees: Double) -> Double {
 
 // MARK: - Vector helpers
 
-/// Throws if `lattice` spans (almost) no volume: |a·(b×c)| ≤ 1e-8 |a||b||c|, or a non-finite value.
+/// Throws if `lattice` spans (almost) no volume: |a·(b×c)| ≤ 1e-6 |a||b||c|, or a non-finite value.
 private func checkLattice(_ lattice: [SIMD3<Double>], file: String, line: Int) throws {
     let volume = abs(determinant(lattice))
     let scale = length(lattice[0]) * length(lattice[1]) * length(lattice[2])
-    guard volume.isFinite, scale.isFinite, volume > 1e-8 * scale else {
+    guard volume.isFinite, scale.isFinite, volume > 1e-6 * scale else {
         throw DataError(
             file: file, line: line,
             message: "degenerate lattice: the vectors span a volume of \(volume) Å³")

@@ -134,7 +134,8 @@ private struct PDBLine {
         guard let value = Double(text), value.isFinite else {
             throw DataError(
                 file: file, line: number,
-                message: "ATOM record: \(field) '\(text)' (columns \(columns.lowerBound)–\(columns.upperBound)) is not a number")
+                message: "ATOM record: \(field) '\(text)' (columns \(columns.lowerBound)–\(columns.upperBound)) "
+                    + "is not a number")
         }
         return value
     }
