@@ -53,6 +53,7 @@ struct MiniLMParityTests {
                 worstError = max(worstError, zip(actual, expected).map { abs($0 - $1) }.max() ?? 0)
             }
         }
+        print("all-MiniLM-L6-v2: \(reference.inputs.count) inputs, worst cosine \(worstCosine), worst |Δ| \(worstError)")
         #expect(worstCosine >= 0.99999, "worst cosine \(worstCosine)")
         #expect(worstError <= 1e-4, "worst absolute error \(worstError)")
     }
