@@ -50,17 +50,17 @@ public enum CorpusPacker {
             try writer.file.createAppendable("/fractions", integer: false)
             for formula in formulas {
                 let fractions = formula.fractions
-                try writer.add(tokens: fractions.map(\.element.atomicNumber))
-                try writer.file.append(fractions.map { Float($0.fraction) }, to: "/fractions")
+                try writer.add(tokens: fractions.map(\.element.atomicNumber), fractions: fractions.map { Float($0.fraction) })
             }
             try writer.file.write(targets.map(Float.init), shape: [targets.count], at: "/targets")
         }
     }
 
-    /// Appends sequences to the token and offset datasets through bounded buffers.
+    /// Appends sequences to the token, offset (and fraction) datasets through bounded buffers.
     final class Writer {
         let file: HDF5File
         private var tokens: [Int64] = [], offsets: [Int64] = []
+        private var fractions: [Float] = []
         private(set) var sequenceCount = 0, tokenCount = 0
 
         init(file: HDF5File) throws {
@@ -70,8 +70,10 @@ public enum CorpusPacker {
             offsets.append(0)
         }
 
-        func add(tokens sequence: [Int]) throws {
+        /// Adds one sequence; composition corpora pass one fraction per token.
+        func add(tokens sequence: [Int], fractions sequenceFractions: [Float] = []) throws {
             tokens.append(contentsOf: sequence.map(Int64.init))
+            fractions.append(contentsOf: sequenceFractions)
             tokenCount += sequence.count
             sequenceCount += 1
             offsets.append(Int64(tokenCount))
@@ -81,8 +83,10 @@ public enum CorpusPacker {
         func flush() throws {
             try file.append(tokens, to: "/tokens")
             try file.append(offsets, to: "/offsets")
+            if !fractions.isEmpty { try file.append(fractions, to: "/fractions") }
             tokens.removeAll(keepingCapacity: true)
             offsets.removeAll(keepingCapacity: true)
+            fractions.removeAll(keepingCapacity: true)
         }
     }
 

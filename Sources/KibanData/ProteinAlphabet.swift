@@ -48,7 +48,7 @@ public enum ProteinAlphabet {
         var index = 0
         while index < scalars.count {
             let scalar = scalars[index]
-            if scalar.properties.isWhitespace {
+            if scalar.isASCII ? scalar == " " || (scalar.value >= 9 && scalar.value <= 13) : scalar.properties.isWhitespace {
                 inUnknownRun = false
                 index += 1
             } else if let (id, length) = token(at: index, in: scalars) {
