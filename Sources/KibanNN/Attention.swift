@@ -41,12 +41,10 @@ public struct RotaryEmbedding: Sendable {
         return (Tensor(shape: [count, headDimension], values: cosines), Tensor(shape: [count, headDimension], values: sines))
     }
 
-    /// x: (B, H, T, D) at positions start..<start+T → same shape.
+    /// x: (B, H, T, D) at positions start..<start+T → same shape (one fused op).
     public func callAsFunction(_ x: Tensor, start: Int = 0) -> Tensor {
         let (cos, sin) = tables(start: start, count: x.shape[2])
-        let halves = x.split(sizes: [headDimension / 2, headDimension / 2], axis: -1)
-        let rotated = Tensor.concatenate([-halves[1], halves[0]], axis: -1)
-        return x * cos + rotated * sin
+        return x.rotated(cos: cos, sin: sin)
     }
 }
 

@@ -32,10 +32,9 @@ public final class Linear: Module {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }
 
-    /// x: (…, C) → (…, D). The transposed weight goes to GEMM as a transposed operand (no copy).
+    /// x: (…, C) → (…, D), one fused op (bias accumulated by the GEMM).
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let product = x.matmul(weight.value.transposed())
-        return bias.map { product + $0.value } ?? product
+        Tensor.linear(x, weight: weight.value, bias: bias?.value)
     }
 }
 

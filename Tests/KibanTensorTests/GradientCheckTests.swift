@@ -37,6 +37,12 @@ enum GradientCases {
         .init("max axis 0 keepdims (4, 3)", shapes: [[4, 3]]) { $0[0].max(axis: 0, keepingDimensions: true) },
         .init("max of a vector (5,)", shapes: [[5]]) { $0[0].max(axis: 0) },
         .init("matmul (3, 4) @ (4, 5)", shapes: [[3, 4], [4, 5]]) { $0[0].matmul($0[1]) },
+        .init("linear (2, 3, 4) by weight (5, 4) and bias (5,)", shapes: [[2, 3, 4], [5, 4], [5]]) {
+            Tensor.linear($0[0], weight: $0[1], bias: $0[2])
+        },
+        .init("linear of transposed input (4, 3)ᵀ without bias", shapes: [[4, 3], [2, 4]]) {
+            Tensor.linear($0[0].transposed(), weight: $0[1], bias: nil)
+        },
         .init("matmul transposed (4, 3)ᵀ @ (5, 4)ᵀ", shapes: [[4, 3], [5, 4]]) {
             $0[0].transposed().matmul($0[1].transposed())
         },
@@ -105,6 +111,11 @@ enum GradientCases {
             $0[0].crossEntropy(targets: IndexTensor([1, -100, 4, 0]))
         },
         .init("contiguous of permuted (2, 3, 4)", shapes: [[2, 3, 4]]) { $0[0].permuted([1, 2, 0]).contiguous() * 3 },
+        .init("rotary (2, 2, 3, 4) from a permuted (B, T, H, D) view", shapes: [[2, 3, 2, 4]]) {
+            let tables = RandomGenerator(seed: 17)
+            let cos = Tensor.randn([3, 4], generator: tables), sin = Tensor.randn([3, 4], generator: tables)
+            return $0[0].permuted([0, 2, 1, 3]).rotated(cos: cos, sin: sin)
+        },
         .init("attention q (2, 2, 3, 4) kv (2, 2, 5, 4)", shapes: [[2, 2, 3, 4], [2, 2, 5, 4], [2, 2, 5, 4]]) {
             Tensor.scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], scale: 0.5)
         },

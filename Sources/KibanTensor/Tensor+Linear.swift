@@ -1,0 +1,68 @@
+// Dim legend: N rows (all leading axes together), K input features, D output features.
+
+extension Tensor {
+    /// y = x Wᵀ + b as one tape node: the bias is written into the output first and the GEMM
+    /// accumulates onto it (β = 1), and the backward produces dx, dW and db in one step.
+    ///
+    /// x: (…, K); weight: (D, K) as PyTorch stores it; bias: (D) or nil → (…, D).
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+        tensorCheck(
+            x.rank >= 1 && weight.rank == 2 && x.shape[x.rank - 1] == weight.shape[1], "linear",
+            "input \(describeShape(x.shape)) and weight \(describeShape(weight.shape)); expected (…, K) and (D, K)")
+        let (outputs, inputs) = (weight.shape[0], weight.shape[1])
+        tensorCheck(
+            bias == nil || bias!.shape == [outputs], "linear",
+            "bias \(describeShape(bias?.shape ?? [])) for weight \(describeShape(weight.shape))")
+        let rows = x.count / Swift.max(inputs, 1)
+        let input = x.contiguousWithoutTape(), w = weight.unitStrideRows()
+        let output = Tensor.empty(Array(x.shape.dropLast()) + [outputs])
+        if let bias {
+            let values = bias.contiguousWithoutTape()
+            for row in 0..<rows { (output.pointer + row * outputs).update(from: values.pointer, count: outputs) }
+        }
+        withExtendedLifetime((input, w)) {
+            gemm(.noTranspose, .transpose, rows, outputs, inputs, 1, (input.pointer, inputs), (w.pointer, inputs), bias == nil ? 0 : 1, output.pointer, outputs)
+        }
+        let (needsInput, needsWeight, needsBias) = (x.requiresGrad, weight.requiresGrad, bias?.requiresGrad ?? false)
+        var tapeInputs = [x, weight]
+        if let bias { tapeInputs.append(bias) }
+        return record("linear", inputs: tapeInputs, output: output) { [xShape = x.shape] gradient in
+            let dy = gradient.contiguousWithoutTape()
+            var gradients: [Tensor?] = []
+            withExtendedLifetime((dy, input, w)) {
+                var dx: Tensor?
+                if needsInput {
+                    let result = Tensor.empty(xShape)
+                    gemm(.noTranspose, .noTranspose, rows, inputs, outputs, 1, (dy.pointer, outputs), (w.pointer, inputs), 0, result.pointer, inputs)
+                    dx = result
+                }
+                var dw: Tensor?
+                if needsWeight {
+                    let result = Tensor.empty([outputs, inputs])
+                    gemm(.transpose, .noTranspose, outputs, inputs, rows, 1, (dy.pointer, outputs), (input.pointer, inputs), 0, result.pointer, inputs)
+                    dw = result
+                }
+                gradients = [dx, dw]
+                if bias != nil {
+                    gradients.append(needsBias ? columnSums(dy.pointer, rows: rows, columns: outputs) : nil)
+                }
+            }
+            return gradients
+        }
+    }
+
+    /// Sums of each column of a (rows, columns) buffer, rows added in order (deterministic): (columns).
+    private static func columnSums(_ values: UnsafeMutablePointer<Float>, rows: Int, columns: Int) -> Tensor {
+        var sums = [Double](repeating: 0, count: columns)
+        for row in 0..<rows {
+            let line = values + row * columns
+            for column in 0..<columns { sums[column] += Double(line[column]) }
+        }
+        return Tensor(shape: [columns], values: sums.map(Float.init))
+    }
+
+    /// This matrix if its rows are unit-stride with a row stride of its width, else a contiguous copy.
+    private func unitStrideRows() -> Tensor {
+        isContiguous ? self : copied()
+    }
+}
