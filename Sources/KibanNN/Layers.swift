@@ -19,9 +19,17 @@ public enum Initialization {
 }
 
 /// y = x Wᵀ + b, with W stored (D, C) as in PyTorch so checkpoints load unchanged.
+/// LoRA adapters attach here (``LoRA/apply(to:configuration:name:trainable:generator:)``); their
+/// weights appear as children `lora_A.<name>` and `lora_B.<name>` as in PEFT's live modules.
 public final class Linear: Module {
     public let weight: Parameter
     public let bias: Parameter?
+    /// Attached adapters by name, in attachment order.
+    public internal(set) var adapters: [(name: String, adapter: LoRAAdapter)] = []
+    /// The adapter applied in the forward pass (nil: the base layer alone).
+    public var activeAdapter: String?
+    /// Whether the active adapter is folded into `weight`.
+    public internal(set) var isMerged = false
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, initialization: Initialization, generator: RandomGenerator) {
         weight = Parameter(initialization.tensor([outFeatures, inFeatures], fanIn: inFeatures, generator: generator))
@@ -32,9 +40,18 @@ public final class Linear: Module {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }
 
-    /// x: (…, C) → (…, D), one fused op (bias accumulated by the GEMM).
+    override public var children: [(key: String, module: Module)] {
+        adapters.flatMap { name, adapter in
+            [("lora_A.\(name)", adapter.down as Module), ("lora_B.\(name)", adapter.up as Module), ("lora_dropout.\(name)", adapter.dropout as Module)]
+        }
+    }
+
+    /// x: (…, C) → (…, D), one fused op (bias accumulated by the GEMM), plus the active adapter's
+    /// low-rank update unless it is merged.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        Tensor.linear(x, weight: weight.value, bias: bias?.value)
+        let base = Tensor.linear(x, weight: weight.value, bias: bias?.value)
+        guard !isMerged, let adapter = active else { return base }
+        return base + adapter(x)
     }
 }
 
