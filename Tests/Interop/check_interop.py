@@ -3,6 +3,8 @@
 
 * `esm/`, `bert/`: `AutoModelForMaskedLM.from_pretrained` loads them with no missing or unexpected
   keys, and its logits on Kiban's inputs equal Kiban's within 1e-4.
+* `peft_base/` + `peft_adapter/`: `PeftModel.from_pretrained` loads Kiban's LoRA adapter onto the
+  base model and gives Kiban's logits within 1e-4.
 * `checkpoint.h5`: h5py reads every parameter with the expected name and shape, the optimizer
   moments and the provenance attributes.
 
@@ -18,6 +20,7 @@ import h5py
 import numpy as np
 import torch
 from safetensors.numpy import load_file
+from peft import PeftModel
 from transformers import AutoModelForMaskedLM
 
 RESULTS = []
@@ -39,6 +42,18 @@ def check_masked_lm(folder):
                        attention_mask=torch.from_numpy(reference["attention_mask"])).logits.numpy()
     difference = float(np.abs(logits - reference["logits"]).max())
     check(f"{folder.name}: logits equal Kiban's", difference <= 1e-4, f"max |Δ| = {difference:.2e}")
+
+
+def check_peft_adapter(directory):
+    base = AutoModelForMaskedLM.from_pretrained(directory / "peft_base")
+    model = PeftModel.from_pretrained(base, directory / "peft_adapter")
+    model.eval()
+    reference = load_file(directory / "peft_adapter" / "kiban_logits.safetensors")
+    with torch.no_grad():
+        logits = model(input_ids=torch.from_numpy(reference["input_ids"]),
+                       attention_mask=torch.from_numpy(reference["attention_mask"])).logits.numpy()
+    difference = float(np.abs(logits - reference["logits"]).max())
+    check("peft: Kiban LoRA adapter gives Kiban's logits", difference <= 1e-4, f"max |Δ| = {difference:.2e}")
 
 
 def check_checkpoint(directory):
@@ -64,6 +79,7 @@ def main():
     directory = Path(sys.argv[1])
     check_masked_lm(directory / "esm")
     check_masked_lm(directory / "bert")
+    check_peft_adapter(directory)
     check_checkpoint(directory)
     passed = sum(RESULTS)
     print(f"{passed} passed, {len(RESULTS) - passed} failed")

@@ -59,6 +59,32 @@ struct InteropArtifactTests {
         #expect(reloaded(Self.ids, attentionMask: Self.mask).toArray() == logits.toArray())
     }
 
+    @Test func loraAdapterForPEFT() throws {
+        var config = EsmConfig()
+        (config.hiddenSize, config.layerCount, config.headCount, config.intermediateSize) = (32, 2, 4, 64)
+        let model = EsmForMaskedLM(config, generator: RandomGenerator(seed: 15))
+        model.eval()
+        let base = Self.folder.appendingPathComponent("peft_base"), adapterFolder = Self.folder.appendingPathComponent("peft_adapter")
+        try HuggingFaceFolder.save(model: model, config: config, modelType: "esm", architecture: "EsmForMaskedLM", to: base)
+        let lora = LoRAConfiguration(rank: 4, alpha: 8, targetModules: [#"attention\.self\.(query|value)$"#])
+        let wrapped = try LoRA.apply(to: model, configuration: lora, generator: RandomGenerator(seed: 16))
+        #expect(wrapped.count == 4)
+        let generator = RandomGenerator(seed: 17)
+        for (path, module) in model.namedModules() where wrapped.contains(path) {
+            let adapter = (module as! Linear).adapters[0].adapter
+            withNoGrad { adapter.up.weight.value.assign(Tensor.randn(adapter.up.weight.shape, scale: 0.2, generator: generator)) }
+        }
+        model.eval()
+        try PEFTAdapterFolder.save(model: model, configuration: lora, to: adapterFolder)
+        let logits = model(Self.ids, attentionMask: Self.mask)
+        try writeLogits(logits, to: adapterFolder)
+        let reloaded = EsmForMaskedLM(config, generator: RandomGenerator(seed: 0))
+        try HuggingFaceFolder.loadWeights(into: reloaded, from: base)
+        try PEFTAdapterFolder.load(into: reloaded, from: adapterFolder)
+        reloaded.eval()
+        #expect(reloaded(Self.ids, attentionMask: Self.mask).toArray() == logits.toArray())
+    }
+
     @Test func checkpointForH5py() throws {
         var config = LlamaConfig()
         (config.vocabularySize, config.hiddenSize, config.intermediateSize, config.layerCount) = (30, 16, 24, 2)
