@@ -63,6 +63,8 @@ public final class BertLayer: Module {
     public let intermediate: Linear, output: BertResidualOutput
     let heads: Int
     let activation: GELUApproximation
+    let attentionDropout: Float
+    let generator: RandomGenerator
 
     init(_ config: BertConfig, generator: RandomGenerator) {
         selfAttention = QueryKeyValue(width: config.hiddenSize, initialization: .normal(std: config.initializerRange), generator: generator)
@@ -70,6 +72,8 @@ public final class BertLayer: Module {
         intermediate = Linear(config.hiddenSize, config.intermediateSize, initialization: .normal(std: config.initializerRange), generator: generator)
         output = BertResidualOutput(config.intermediateSize, config, generator: generator)
         heads = config.headCount
+        attentionDropout = config.attentionDropout
+        self.generator = generator
         activation = config.hiddenActivation == "gelu_new" || config.hiddenActivation == "gelu_pytorch_tanh" ? .tanh : .none
     }
 
@@ -82,7 +86,8 @@ public final class BertLayer: Module {
     func callAsFunction(_ x: Tensor, keyPaddingMask: Tensor?) -> Tensor {
         let attended = MultiHeadAttention.attend(
             query: selfAttention.query(x), key: selfAttention.key(x), value: selfAttention.value(x),
-            heads: heads, keyValueHeads: heads, rotary: nil, keyPaddingMask: keyPaddingMask, causal: false)
+            heads: heads, keyValueHeads: heads, rotary: nil, keyPaddingMask: keyPaddingMask, causal: false,
+            dropout: isTraining ? (attentionDropout, generator) : nil)
         let hidden = attentionOutput(attended, residual: x)
         return output(intermediate(hidden).gelu(approximation: activation), residual: hidden)
     }

@@ -10,6 +10,8 @@ public final class EsmLayer: Module {
     public let mlpNorm: LayerNorm, intermediate: Linear, output: Linear
     let heads: Int
     let dropout: Dropout
+    let attentionDropout: Float
+    let generator: RandomGenerator
 
     init(_ config: EsmConfig, generator: RandomGenerator) {
         let initialization = Initialization.normal(std: config.initializerRange)
@@ -21,6 +23,8 @@ public final class EsmLayer: Module {
         output = Linear(config.intermediateSize, config.hiddenSize, initialization: initialization, generator: generator)
         heads = config.headCount
         dropout = Dropout(config.hiddenDropout, generator: generator)
+        attentionDropout = config.attentionDropout
+        self.generator = generator
     }
 
     override public var children: [(key: String, module: Module)] {
@@ -33,7 +37,8 @@ public final class EsmLayer: Module {
         let normed = attentionNorm(x)
         let attended = MultiHeadAttention.attend(
             query: selfAttention.query(normed), key: selfAttention.key(normed), value: selfAttention.value(normed),
-            heads: heads, keyValueHeads: heads, rotary: rotary, keyPaddingMask: keyPaddingMask, causal: false)
+            heads: heads, keyValueHeads: heads, rotary: rotary, keyPaddingMask: keyPaddingMask, causal: false,
+            dropout: isTraining ? (attentionDropout, generator) : nil)
         let hidden = x + dropout(attentionOutput(attended))
         return hidden + dropout(output(intermediate(mlpNorm(hidden)).gelu()))
     }

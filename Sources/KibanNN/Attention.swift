@@ -80,9 +80,11 @@ public enum MultiHeadAttention {
     /// - keyPaddingMask: (B, S) with 1 for real keys and 0 for padding, or nil.
     /// - cache/layer: when given, new keys and values are appended and attention runs over all of them;
     ///   rotary positions continue from the cached length.
+    /// - dropout: attention-probability dropout (pass it only in training mode).
     public static func attend(
         query: Tensor, key: Tensor, value: Tensor, heads: Int, keyValueHeads: Int, rotary: RotaryEmbedding?,
-        keyPaddingMask: Tensor?, causal: Bool, scale: Float? = nil, cache: KeyValueCache? = nil, layer: Int = 0
+        keyPaddingMask: Tensor?, causal: Bool, scale: Float? = nil, cache: KeyValueCache? = nil, layer: Int = 0,
+        dropout: (probability: Float, generator: RandomGenerator)? = nil
     ) -> Tensor {
         let (batch, tokens, width) = (query.shape[0], query.shape[1], query.shape[2])
         tensorCheck(width % heads == 0, "attention", "width \(width) is not divisible by \(heads) heads")
@@ -98,7 +100,7 @@ public enum MultiHeadAttention {
         let mask = keyPaddingMask.map(additiveKeyMask)
         let attended = Tensor.scaledDotProductAttention(
             query: q, key: k, value: v, additiveMask: mask, causal: causal,
-            scale: scale ?? 1 / Float(headWidth).squareRoot())
+            scale: scale ?? 1 / Float(headWidth).squareRoot(), dropout: dropout)
         return attended.permuted([0, 2, 1, 3]).reshaped([batch, tokens, width])
     }
 

@@ -12,9 +12,12 @@ extension Tensor {
     /// - additiveMask: broadcastable to (B, H, T, S), added to the scores (0 keeps, −∞ drops a key);
     ///   a constant: it receives no gradient.
     /// - causal: query t sees keys s ≤ t + S − T (the last query sees every key, as with a KV cache).
+    /// - dropout: drops attention probabilities with this probability (scaling the rest by 1/(1 − p)),
+    ///   drawing the mask from the generator, as `attention_probs_dropout_prob` does in training.
     /// Returns (B, H, T, D), contiguous. Rows whose keys are all masked give zeros.
     public static func scaledDotProductAttention(
-        query: Tensor, key: Tensor, value: Tensor, additiveMask: Tensor? = nil, causal: Bool = false, scale: Float
+        query: Tensor, key: Tensor, value: Tensor, additiveMask: Tensor? = nil, causal: Bool = false, scale: Float,
+        dropout: (probability: Float, generator: RandomGenerator)? = nil
     ) -> Tensor {
         let geometry = AttentionGeometry(query: query, key: key, value: value)
         let (q, k, v) = (query.unitStrideInner(), key.unitStrideInner(), value.unitStrideInner())
@@ -36,10 +39,12 @@ extension Tensor {
         Threading.parallelRows(rows, rowLength: s) { range in
             kb_softmax_rows(scores + range.lowerBound * s, scores + range.lowerBound * s, range.count, s)
         }
+        let kept = dropout.flatMap { $0.probability > 0 ? keepMask(count: rows * s, shape: probabilities.shape, dropout: $0) : nil }
+        let attended = kept.map { Elementwise.zip(probabilities, $0, op: "attention.dropout", *) } ?? probabilities
         let output = Tensor.empty([b, h, t, d])
         geometry.forEachHead { batch, head, kvHead in
             gemm(
-                .noTranspose, .noTranspose, t, d, s, 1, (probabilities.pointer + (batch * h + head) * t * s, s),
+                .noTranspose, .noTranspose, t, d, s, 1, (attended.pointer + (batch * h + head) * t * s, s),
                 v.matrix(batch, kvHead), 0, output.pointer + (batch * h + head) * t * d, d)
         }
         return record("attention", inputs: [query, key, value], output: output) { gradient in
@@ -48,11 +53,15 @@ extension Tensor {
             let dQuery = Tensor.empty([b, h, t, d])
             let dKey = Tensor.zeros([b, geometry.keyValueHeads, s, d]), dValue = Tensor.zeros([b, geometry.keyValueHeads, s, d])
             geometry.forEachHead { batch, head, kvHead in
-                let p = (probabilities.pointer + (batch * h + head) * t * s, s)
+                let p = (attended.pointer + (batch * h + head) * t * s, s)
                 let dO = (dOutput.pointer + (batch * h + head) * t * d, d)
                 let kvOffset = (batch * geometry.keyValueHeads + kvHead) * s * d
                 gemm(.transpose, .noTranspose, s, d, t, 1, p, dO, 1, dValue.pointer + kvOffset, d)
                 gemm(.noTranspose, .transpose, t, s, d, 1, dO, v.matrix(batch, kvHead), 0, dScores.pointer + (batch * h + head) * t * s, s)
+            }
+            if let kept {
+                let (dp, keep) = (dScores.pointer, kept.pointer)
+                for i in 0..<(rows * s) { dp[i] *= keep[i] }
             }
             let (pp, dp) = (UnsafePointer(probabilities.pointer), dScores.pointer)
             Threading.parallelRows(rows, rowLength: s) { range in
@@ -67,6 +76,14 @@ extension Tensor {
             }
             return [dQuery, dKey, dValue]
         }
+    }
+
+    /// 0 or 1/(1 − p) per attention probability, drawn in order from the generator.
+    private static func keepMask(count: Int, shape: [Int], dropout: (probability: Float, generator: RandomGenerator)) -> Tensor {
+        tensorCheck(dropout.probability < 1, "attention", "dropout probability \(dropout.probability) is not below 1")
+        let mask = Tensor.empty(shape), scale = 1 / (1 - dropout.probability)
+        for i in 0..<count { mask.pointer[i] = dropout.generator.uniform() < dropout.probability ? 0 : scale }
+        return mask
     }
 
     /// Sets scores of keys after each query's causal horizon to −∞. self: (…, T, S) contiguous.

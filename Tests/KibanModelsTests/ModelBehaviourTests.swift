@@ -41,6 +41,17 @@ struct ModelBehaviourTests {
         #expect(maxDifference(padded.sliced(axis: 1, 0..<5), short) < 1e-5)
     }
 
+    @Test func attentionDropoutActsOnlyInTraining() {
+        var config = Self.tinyBert
+        config.attentionDropout = 0.5
+        let model = BertForMaskedLM(config, generator: RandomGenerator(seed: 6))
+        let ids = IndexTensor(shape: [1, 5], values: [2, 7, 9, 11, 3])
+        model.train()
+        #expect(model(ids).toArray() != model(ids).toArray())
+        model.eval()
+        #expect(model(ids).toArray() == model(ids).toArray())
+    }
+
     @Test func paddingNeverChangesRealTokensInEsm() {
         let model = EsmForMaskedLM(Self.tinyEsm, generator: RandomGenerator(seed: 2))
         model.eval()

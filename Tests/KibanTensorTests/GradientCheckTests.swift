@@ -124,6 +124,10 @@ enum GradientCases {
             return Tensor.scaledDotProductAttention(
                 query: $0[0], key: $0[1], value: $0[2], additiveMask: mask, causal: true, scale: 0.7)
         },
+        .init("attention with probability dropout 0.3 (1, 2, 3, 4)", shapes: [[1, 2, 3, 4], [1, 2, 5, 4], [1, 2, 5, 4]]) {
+            Tensor.scaledDotProductAttention(
+                query: $0[0], key: $0[1], value: $0[2], scale: 0.5, dropout: (0.3, RandomGenerator(seed: 23)))
+        },
         .init("attention grouped-query 4 heads over 2, permuted (B, T, H, D) inputs", shapes: [[1, 3, 4, 2], [1, 3, 2, 2], [1, 3, 2, 2]]) {
             Tensor.scaledDotProductAttention(
                 query: $0[0].permuted([0, 2, 1, 3]), key: $0[1].permuted([0, 2, 1, 3]), value: $0[2].permuted([0, 2, 1, 3]),
