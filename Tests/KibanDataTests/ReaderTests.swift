@@ -1,5 +1,6 @@
 import Foundation
 import KibanData
+import KibanTensor
 import Testing
 
 // Tests of the scientific-data readers: FASTA, CSV, chemical formulas, the ESM-2 alphabet, and a
@@ -266,21 +267,9 @@ private func fastaError(_ text: String) -> String? {
     }
 }
 
-/// SplitMix64: a tiny seeded generator, so a fuzz failure can be reproduced.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Applies 1 to 4 random flips, insertions or deletions; insertions favour `interesting` elements.
 private func mutate<Item>(
-    _ input: [Item], interesting: [Item], random: (inout SplitMix64) -> Item, generator: inout SplitMix64
+    _ input: [Item], interesting: [Item], random: (inout RandomGenerator) -> Item, generator: inout RandomGenerator
 ) -> [Item] {
     var output = input
     for _ in 0..<Int.random(in: 1...4, using: &generator) {
@@ -302,7 +291,7 @@ private func mutate<Item>(
         let interesting = Array(">*\n\r JX1-aé".utf8)
         let path = try temporaryFile(Data(), suffix: ".faa")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        var generator = SplitMix64(state: 2024)
+        var generator = RandomGenerator(seed: 2024)
         for iteration in 0..<2_000 {
             let bytes = mutate(seeds[iteration % seeds.count], interesting: interesting,
                                random: { UInt8.random(in: 0...255, using: &$0) }, generator: &generator)
@@ -321,7 +310,7 @@ private func mutate<Item>(
     @Test func formulaParserOnlyThrowsDataError() {
         let seeds = ["Fe2(SO4)3", "CuSO4·5H2O", "K4[Fe(CN)6]", "Ca0.5Sr0.5TiO3", "Ag(W3Br7)2"].map { Array($0) }
         let interesting = Array("()[]·•*.0123456789HeOFeXx! ")
-        var generator = SplitMix64(state: 7)
+        var generator = RandomGenerator(seed: 7)
         for iteration in 0..<5_000 {
             let characters = mutate(seeds[iteration % seeds.count], interesting: interesting,
                                     random: { Character(Unicode.Scalar(UInt8.random(in: 0...127, using: &$0))) },

@@ -81,11 +81,8 @@ struct SafeTensorsTests {
             ["w": .float32(Tensor.ones([3, 4])), "ids": .int64(IndexTensor([1, 2, 3]))], metadata: ["a": "b"], to: valid)
         let original = [UInt8](try Data(contentsOf: valid))
         try FileManager.default.removeItem(at: valid)
-        var state: UInt64 = 0x5EED
-        func random(_ bound: Int) -> Int {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int((state >> 33) % UInt64(bound))
-        }
+        let generator = RandomGenerator(seed: 0x5EED)
+        func random(_ bound: Int) -> Int { Int(generator.next() % UInt64(bound)) }
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("kiban-fuzz-\(UUID().uuidString).safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         var (accepted, rejected) = (0, 0)

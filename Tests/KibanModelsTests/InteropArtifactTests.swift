@@ -28,35 +28,40 @@ struct InteropArtifactTests {
             to: folder.appendingPathComponent("kiban_logits.safetensors"))
     }
 
+    /// Saves `model` as a Hugging Face folder under `name` with Kiban's logits beside it, reloads it
+    /// into `fresh` and expects identical logits.
+    func exportAndReload<Config: Codable>(
+        _ model: Module, config: Config, name: String, modelType: String, architecture: String,
+        forward: (Module) -> Tensor, fresh: (Config) -> Module
+    ) throws {
+        model.eval()
+        let folder = Self.folder.appendingPathComponent(name)
+        try HuggingFaceFolder.save(model: model, config: config, modelType: modelType, architecture: architecture, to: folder)
+        let logits = forward(model)
+        try writeLogits(logits, to: folder)
+        let reloaded = fresh(try HuggingFaceFolder.config(Config.self, in: folder))
+        try HuggingFaceFolder.loadWeights(into: reloaded, from: folder)
+        reloaded.eval()
+        #expect(forward(reloaded).toArray() == logits.toArray())
+    }
+
     @Test func exportedEsmReloadsWithIdenticalLogits() throws {
         var config = EsmConfig()
         (config.hiddenSize, config.layerCount, config.headCount, config.intermediateSize) = (32, 2, 4, 64)
-        let model = EsmForMaskedLM(config, generator: RandomGenerator(seed: 12))
-        model.eval()
-        let folder = Self.folder.appendingPathComponent("esm")
-        try HuggingFaceFolder.save(model: model, config: config, modelType: "esm", architecture: "EsmForMaskedLM", to: folder)
-        let logits = model(Self.ids, attentionMask: Self.mask)
-        try writeLogits(logits, to: folder)
-        let reloaded = EsmForMaskedLM(try HuggingFaceFolder.config(EsmConfig.self, in: folder), generator: RandomGenerator(seed: 0))
-        try HuggingFaceFolder.loadWeights(into: reloaded, from: folder)
-        reloaded.eval()
-        #expect(reloaded(Self.ids, attentionMask: Self.mask).toArray() == logits.toArray())
+        try exportAndReload(
+            EsmForMaskedLM(config, generator: RandomGenerator(seed: 12)), config: config, name: "esm", modelType: "esm",
+            architecture: "EsmForMaskedLM", forward: { ($0 as! EsmForMaskedLM)(Self.ids, attentionMask: Self.mask) },
+            fresh: { EsmForMaskedLM($0, generator: RandomGenerator(seed: 0)) })
     }
 
     @Test func exportedBertReloadsWithIdenticalLogits() throws {
         var config = BertConfig()
         (config.vocabularySize, config.hiddenSize, config.layerCount, config.headCount, config.intermediateSize) = (40, 32, 2, 4, 64)
         config.maximumPositions = 16
-        let model = BertForMaskedLM(config, generator: RandomGenerator(seed: 13))
-        model.eval()
-        let folder = Self.folder.appendingPathComponent("bert")
-        try HuggingFaceFolder.save(model: model, config: config, modelType: "bert", architecture: "BertForMaskedLM", to: folder)
-        let logits = model(Self.ids, attentionMask: Self.mask)
-        try writeLogits(logits, to: folder)
-        let reloaded = BertForMaskedLM(try HuggingFaceFolder.config(BertConfig.self, in: folder), generator: RandomGenerator(seed: 0))
-        try HuggingFaceFolder.loadWeights(into: reloaded, from: folder)
-        reloaded.eval()
-        #expect(reloaded(Self.ids, attentionMask: Self.mask).toArray() == logits.toArray())
+        try exportAndReload(
+            BertForMaskedLM(config, generator: RandomGenerator(seed: 13)), config: config, name: "bert", modelType: "bert",
+            architecture: "BertForMaskedLM", forward: { ($0 as! BertForMaskedLM)(Self.ids, attentionMask: Self.mask) },
+            fresh: { BertForMaskedLM($0, generator: RandomGenerator(seed: 0)) })
     }
 
     @Test func loraAdapterForPEFT() throws {
