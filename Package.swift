@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "KibanModels", targets: ["KibanModels"]),
         .library(name: "KibanData", targets: ["KibanData"]),
         .library(name: "KibanIO", targets: ["KibanIO"]),
+        .library(name: "KibanTrain", targets: ["KibanTrain"]),
         .library(name: "KibanDistributed", targets: ["KibanDistributed"]),
         .executable(name: "kiban", targets: ["kiban"]),
     ],
@@ -37,11 +38,14 @@ let package = Package(
             name: "KibanModels", dependencies: ["KibanTensor", "KibanNN", "KibanIO", .product(name: "Yams", package: "Yams")]),
         .target(name: "KibanIO", dependencies: ["KibanTensor", "KibanNN", "KibanOptim", "CHDF5"]),
         .target(name: "KibanDistributed", dependencies: ["CMPI"]),
+        .target(
+            name: "KibanTrain",
+            dependencies: ["KibanTensor", "KibanNN", "KibanOptim", "KibanIO", "KibanData", "KibanModels", .product(name: "Yams", package: "Yams")]),
         .target(name: "KibanData", dependencies: ["KibanTensor", "KibanIO"]),
         .executableTarget(
             name: "kiban",
             dependencies: [
-                "KibanTensor", "KibanNN", "KibanOptim", "KibanModels", "KibanIO", "KibanData", "KibanDistributed", "CBLAS", "KibanKernels",
+                "KibanTensor", "KibanNN", "KibanOptim", "KibanModels", "KibanIO", "KibanData", "KibanDistributed", "KibanTrain", "CBLAS", "KibanKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "KibanTestSupport", dependencies: ["KibanTensor", "KibanIO"], path: "Tests/KibanTestSupport"),
@@ -56,6 +60,9 @@ let package = Package(
             dependencies: ["KibanModels", "KibanNN", "KibanOptim", "KibanIO", "KibanTensor", "KibanData", "KibanTestSupport"]),
         .testTarget(name: "KibanSystemTests", dependencies: ["KibanIO", "KibanDistributed"]),
         .testTarget(name: "KibanDataTests", dependencies: ["KibanData", "KibanTensor", "KibanIO", "kiban"]),
+        .testTarget(
+            name: "KibanTrainTests",
+            dependencies: ["KibanTrain", "KibanModels", "KibanNN", "KibanOptim", "KibanIO", "KibanTensor", "KibanData"]),
         .testTarget(name: "KibanIOTests", dependencies: ["KibanIO", "KibanModels", "KibanNN", "KibanOptim", "KibanTensor"]),
     ]
 )

@@ -27,19 +27,29 @@ public enum Checkpoint {
         public var runConfig: String
         public var dataHashes: [String: String]
         public var created: String
+        /// The training loop's own state as JSON (data position, best metric, …); "{}" outside a trainer.
+        public var trainerState: String
 
-        public init(step: Int, modelConfig: String = "{}", runConfig: String = "{}", dataHashes: [String: String] = [:], created: String? = nil) {
+        public init(
+            step: Int, modelConfig: String = "{}", runConfig: String = "{}", dataHashes: [String: String] = [:], created: String? = nil,
+            trainerState: String = "{}"
+        ) {
             self.step = step
             self.modelConfig = modelConfig
             self.runConfig = runConfig
             self.dataHashes = dataHashes
             self.created = created ?? ISO8601DateFormatter().string(from: Date())
+            self.trainerState = trainerState
         }
     }
 
     /// Writes model parameters, optimizer moments and RNG state atomically to `url`.
+    ///
+    /// `beforeRename` runs after the temporary file is complete and before it replaces `url`; tests
+    /// use it to simulate a crash at the worst moment.
     public static func save(
-        to url: URL, model: Module, optimizer: AdamW? = nil, generator: RandomGenerator? = nil, metadata: Metadata
+        to url: URL, model: Module, optimizer: AdamW? = nil, generator: RandomGenerator? = nil, metadata: Metadata,
+        beforeRename: (() throws -> Void)? = nil
     ) throws {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         defer { try? FileManager.default.removeItem(at: temporary) }
@@ -65,8 +75,10 @@ public enum Checkpoint {
             try file.setAttribute("model_config", metadata.modelConfig)
             try file.setAttribute("run_config", metadata.runConfig)
             try file.setAttribute("data_sha256", try json(metadata.dataHashes))
+            try file.setAttribute("trainer_state", metadata.trainerState)
             file.close()
             try synchronize(temporary.path)
+            try beforeRename?()
             guard rename(temporary.path, url.path) == 0 else {
                 throw HDF5Error(path: url.path, message: "cannot rename the finished checkpoint into place: \(String(cString: strerror(errno)))")
             }
@@ -86,11 +98,7 @@ public enum Checkpoint {
         guard (try? file.stringAttribute("format")) == formatName else {
             throw HDF5Error(path: url.path, message: "not a Kiban checkpoint (attribute 'format' is not \(formatName))")
         }
-        var parameters: [String: Tensor] = [:]
-        for name in try file.datasetNames(in: "/model") {
-            let (shape, values) = try file.readFloats("/model/\(name)")
-            parameters[name] = Tensor(shape: shape, values: values)
-        }
+        let parameters = try modelTensors(in: file)
         do {
             try model.load(stateDict: parameters, strict: strict)
         } catch let report as LoadReport {
@@ -112,7 +120,28 @@ public enum Checkpoint {
             step: try file.intAttribute("step"), modelConfig: try file.stringAttribute("model_config"),
             runConfig: try file.stringAttribute("run_config"),
             dataHashes: try JSONDecoder().decode([String: String].self, from: Data(try file.stringAttribute("data_sha256").utf8)),
-            created: try file.stringAttribute("created"))
+            created: try file.stringAttribute("created"),
+            trainerState: (try? file.stringAttribute("trainer_state")) ?? "{}")
+    }
+
+    /// The model tensors of a checkpoint by dotted name, without a model to load them into (e.g.
+    /// to start a fine-tune from a pre-trained encoder).
+    public static func modelTensors(at url: URL) throws -> [String: Tensor] {
+        let file = try HDF5File(path: url.path, mode: .read)
+        defer { file.close() }
+        guard (try? file.stringAttribute("format")) == formatName else {
+            throw HDF5Error(path: url.path, message: "not a Kiban checkpoint (attribute 'format' is not \(formatName))")
+        }
+        return try modelTensors(in: file)
+    }
+
+    private static func modelTensors(in file: HDF5File) throws -> [String: Tensor] {
+        var parameters: [String: Tensor] = [:]
+        for name in try file.datasetNames(in: "/model") {
+            let (shape, values) = try file.readFloats("/model/\(name)")
+            parameters[name] = Tensor(shape: shape, values: values)
+        }
+        return parameters
     }
 
     /// Chunks of at most ~1M elements along the first axis; nil for a scalar (HDF5 cannot chunk it).

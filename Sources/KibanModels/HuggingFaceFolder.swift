@@ -28,18 +28,22 @@ public enum HuggingFaceFolder {
     /// exactly unless `strict` is false.
     @discardableResult
     public static func loadWeights(into model: Module, from folder: URL, ignoring: Set<String> = [], strict: Bool = true) throws -> LoadReport {
-        var url = folder.appendingPathComponent("model.safetensors")
-        var tensors: [String: Tensor] = [:]
-        for shard in try shardFiles(in: folder) {
-            url = shard
-            let file = try SafeTensorsFile(contentsOf: shard)
-            for name in file.entries.keys where !ignoring.contains(name) { tensors[name] = try file.tensor(name) }
-        }
+        let tensors = try self.tensors(in: folder).filter { !ignoring.contains($0.key) }
         do {
             return try model.load(stateDict: tensors, strict: strict)
         } catch let report as LoadReport {
-            throw FolderError(description: "\(url.path): weights do not match the model:\n\(report)")
+            throw FolderError(description: "\(folder.path): weights do not match the model:\n\(report)")
         }
+    }
+
+    /// Every tensor of the folder's safetensors file(s) by name.
+    public static func tensors(in folder: URL) throws -> [String: Tensor] {
+        var tensors: [String: Tensor] = [:]
+        for shard in try shardFiles(in: folder) {
+            let file = try SafeTensorsFile(contentsOf: shard)
+            for name in file.entries.keys { tensors[name] = try file.tensor(name) }
+        }
+        return tensors
     }
 
     /// The weight files of a folder: the shards named by `model.safetensors.index.json` when it

@@ -1,0 +1,63 @@
+import Foundation
+
+extension RunConfiguration {
+    typealias ConfigError = ConfigTree.ConfigError
+
+    /// Reads `path`, applies `overrides` (`key.path=value`), fills the defaults and validates.
+    /// Unknown keys — in the file or in an override — are errors naming the key.
+    public static func load(path: String, overrides: [String] = []) throws -> RunConfiguration {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError("\(path): cannot read the run config")
+        }
+        return try parse(yaml: text, file: path, overrides: overrides)
+    }
+
+    /// As ``load(path:overrides:)`` for YAML text; `file` names it in errors.
+    public static func parse(yaml: String, file: String = "<config>", overrides: [String] = []) throws -> RunConfiguration {
+        let defaults = try ConfigTree(encoding: RunConfiguration(), keys: .convertToSnakeCase)
+        var tree = try ConfigTree.parse(yaml: yaml, file: file)
+        try tree.checkKeys(against: defaults, file: file)
+        for assignment in overrides {
+            var single = ConfigTree()
+            try single.set(assignment)
+            try single.checkKeys(against: defaults, file: "--set \(assignment)")
+            try tree.set(assignment)
+        }
+        let config = try tree.overlaid(on: defaults, schema: defaults).decode(RunConfiguration.self, file: file, keys: .convertFromSnakeCase)
+        try config.validate(file: file)
+        return config
+    }
+
+    /// Values the types alone do not rule out.
+    func validate(file: String) throws {
+        let positive: [(String, Int)] = [
+            ("train.batch_size", train.batchSize), ("train.accumulation", train.accumulation), ("data.max_length", data.maxLength),
+            ("task.num_labels", task.numLabels),
+        ]
+        for (key, value) in positive where value <= 0 { throw ConfigError("\(file): key '\(key)' must be positive (is \(value))") }
+        guard train.epochs > 0 || train.maxSteps > 0 else {
+            throw ConfigError("\(file): key 'train.epochs' or 'train.max_steps' must be positive")
+        }
+        guard optimizer.lr > 0, optimizer.lr.isFinite else { throw ConfigError("\(file): key 'optimizer.lr' must be positive") }
+        guard ["constant", "warmup-cosine", "warmup-linear"].contains(schedule.kind) else {
+            throw ConfigError("\(file): key 'schedule.kind': '\(schedule.kind)' is not constant, warmup-cosine or warmup-linear")
+        }
+        guard ["mse", "l1", "huber"].contains(task.loss) else {
+            throw ConfigError("\(file): key 'task.loss': '\(task.loss)' is not mse, l1 or huber")
+        }
+        guard monitor(isOneOf: ["loss", "accuracy", "mae", "rmse", "perplexity"]) else {
+            throw ConfigError("\(file): key 'train.monitor': '\(train.monitor)' is not validation_<loss|accuracy|mae|rmse|perplexity>")
+        }
+        if model.initialize != .scratch && model.path.isEmpty {
+            throw ConfigError("\(file): key 'model.path': needed when model.initialize is \(model.initialize.rawValue)")
+        }
+        if model.initialize != .scratch && !FileManager.default.fileExists(atPath: model.path) {
+            throw ConfigError("\(file): key 'model.path': '\(model.path)' does not exist")
+        }
+        if data.maxLength < 3 { throw ConfigError("\(file): key 'data.max_length' must leave room for special tokens (≥ 3)") }
+    }
+
+    private func monitor(isOneOf metrics: [String]) -> Bool {
+        metrics.contains { "validation_\($0)" == train.monitor }
+    }
+}

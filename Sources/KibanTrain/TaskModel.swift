@@ -1,0 +1,106 @@
+import Foundation
+import KibanData
+import KibanNN
+import KibanTensor
+
+// Dim legend: B examples per batch, T tokens, E element slots, L labels, V vocabulary.
+
+/// Sums over the examples of an evaluation, from which a task's metrics follow.
+public struct TaskStatistics: Sendable {
+    /// Σ loss × weight and Σ weight (examples, or masked / labelled tokens).
+    var lossSum = 0.0, weight = 0.0
+    /// Classification: correctly predicted examples or tokens.
+    var correct = 0.0
+    /// Regression, in the target's own units.
+    var absoluteError = 0.0, squaredError = 0.0
+
+    mutating func add(_ other: TaskStatistics) {
+        lossSum += other.lossSum
+        weight += other.weight
+        correct += other.correct
+        absoluteError += other.absoluteError
+        squaredError += other.squaredError
+    }
+}
+
+/// What a task reports besides the loss.
+enum TaskMetricKind: Sendable {
+    case classification, regression, languageModel
+}
+
+/// A model for one task: it turns examples into tensors, computes the training loss and the
+/// statistics behind its metrics.
+public final class TaskModel {
+    /// The network (its parameter names are the checkpoint's).
+    public let module: Module
+    let metricKind: TaskMetricKind
+    /// Examples → (mean loss, statistics, real tokens). Training draws crops, masks and dropout from `generator`.
+    let forward: (_ examples: [Example], _ training: Bool, _ generator: RandomGenerator) -> (Tensor, TaskStatistics, Int)
+
+    init(module: Module, metricKind: TaskMetricKind,
+         forward: @escaping ([Example], Bool, RandomGenerator) -> (Tensor, TaskStatistics, Int)) {
+        self.module = module
+        self.metricKind = metricKind
+        self.forward = forward
+    }
+
+    /// Metric names and values: `loss` always; `accuracy` (classification), `mae` and `rmse`
+    /// (regression, in target units), `perplexity` (masked-LM).
+    func metrics(_ statistics: TaskStatistics) -> [String: Double] {
+        let count = max(statistics.weight, 1)
+        var metrics = ["loss": statistics.lossSum / count]
+        switch metricKind {
+        case .classification: metrics["accuracy"] = statistics.correct / count
+        case .regression:
+            metrics["mae"] = statistics.absoluteError / count
+            metrics["rmse"] = (statistics.squaredError / count).squareRoot()
+        case .languageModel: metrics["perplexity"] = Foundation.exp(statistics.lossSum / count)
+        }
+        return metrics
+    }
+}
+
+/// The loss of classification logits, with the statistics for accuracy.
+enum ClassificationLoss {
+    /// logits: (N, L), targets (N) with −100 to ignore.
+    static func evaluate(_ logits: Tensor, targets: [Int], weights: Tensor?, smoothing: Float) -> (Tensor, TaskStatistics) {
+        let loss = logits.crossEntropy(
+            targets: IndexTensor(shape: [targets.count], values: targets), labelSmoothing: smoothing, classWeights: weights)
+        let classes = logits.shape[1], values = logits.toArray()
+        var statistics = TaskStatistics()
+        for (row, target) in targets.enumerated() where target != -100 {
+            let scores = values[(row * classes)..<((row + 1) * classes)]
+            let predicted = scores.indices.max { scores[$0] < scores[$1] }! - row * classes
+            statistics.correct += predicted == target ? 1 : 0
+            statistics.weight += 1
+        }
+        statistics.lossSum = Double(loss.item()) * statistics.weight
+        return (loss, statistics)
+    }
+}
+
+/// The loss of regression outputs on normalised targets, with errors in the original units.
+struct RegressionLoss {
+    let kind: String
+    let mean: Float, scale: Float
+
+    /// predictions: (N, 1) in normalised units; targets in original units.
+    func evaluate(_ predictions: Tensor, targets: [Float]) -> (Tensor, TaskStatistics) {
+        let normalised = Tensor(shape: [targets.count, 1], values: targets.map { ($0 - mean) / scale })
+        let loss: Tensor
+        switch kind {
+        case "l1": loss = (predictions - normalised).abs().mean()
+        case "huber": loss = Loss.huber(predictions, normalised)
+        default: loss = Loss.meanSquaredError(predictions, normalised)
+        }
+        var statistics = TaskStatistics()
+        for (prediction, target) in zip(predictions.toArray(), targets) {
+            let error = Double(prediction * scale + mean - target)
+            statistics.absoluteError += Swift.abs(error)
+            statistics.squaredError += error * error
+        }
+        statistics.weight = Double(targets.count)
+        statistics.lossSum = Double(loss.item()) * statistics.weight
+        return (loss, statistics)
+    }
+}

@@ -1,0 +1,290 @@
+import Foundation
+import KibanData
+import KibanIO
+import KibanModels
+import KibanNN
+import KibanTensor
+
+// Dim legend: B examples per batch, T tokens, E element slots, C hidden size, L labels, V vocabulary.
+
+/// Builds the network a run config asks for, loads its base weights and wires it to the task's loss.
+enum TaskModelBuilder {
+    typealias ConfigError = ConfigTree.ConfigError
+
+    /// The tokenizer of the model family (WordPiece from the Hugging Face folder for BERT).
+    static func tokenizer(for config: RunConfiguration) throws -> SequenceTokenizer {
+        switch config.model.family {
+        case .esm, .materials: return .protein
+        case .bert:
+            let folder = URL(fileURLWithPath: config.model.path)
+            let json = folder.appendingPathComponent("tokenizer.json")
+            if FileManager.default.fileExists(atPath: json.path) { return .wordPiece(try WordPieceTokenizer(tokenizerJSON: json)) }
+            return .wordPiece(try WordPieceTokenizer.load(vocabularyFile: folder.appendingPathComponent("vocab.txt")))
+        }
+    }
+
+    /// The task model, with the base weights loaded. `statistics` of the training split set class
+    /// weights and target normalisation.
+    static func build(_ config: RunConfiguration, data: TrainingData, generator: RandomGenerator) throws -> (TaskModel, String) {
+        switch config.model.family {
+        case .esm: return try esm(config, data: data, generator: generator)
+        case .bert: return try bert(config, data: data, generator: generator)
+        case .materials: return try materials(config, data: data, generator: generator)
+        }
+    }
+
+    // MARK: Families
+
+    private static func esm(_ config: RunConfiguration, data: TrainingData, generator: RandomGenerator) throws -> (TaskModel, String) {
+        var esmConfig: EsmConfig
+        if config.model.initialize == .huggingface {
+            esmConfig = try HuggingFaceFolder.config(EsmConfig.self, in: URL(fileURLWithPath: config.model.path))
+        } else {
+            guard case .esm(let loaded) = try ModelConfigFile.load(path: try modelConfigPath(config)) else {
+                throw ConfigError("key 'model.config': '\(config.model.config)' is not an esm model config")
+            }
+            esmConfig = loaded
+        }
+        let padID = esmConfig.padTokenID, maxLength = config.data.maxLength
+        let tokens = { (examples: [Example], training: Bool, generator: RandomGenerator) in
+            Batching.pad(examples.map(\.tokens), indices: [], maximumLength: maxLength, padID: padID,
+                         policy: training ? .randomCrop : .truncate, generator: generator)
+        }
+        switch config.task.kind {
+        case .maskedLM:
+            let model = EsmForMaskedLM(esmConfig, generator: generator)
+            let report = try loadBase(config, into: model, encoderPrefix: "esm")
+            let task = maskedLanguageModel(model, config: config, vocabulary: esmConfig.vocabularySize,
+                                           maskable: { $0 >= 4 && $0 < ProteinAlphabet.mask }, maskID: ProteinAlphabet.mask,
+                                           randomTokens: 4..<24, batch: tokens) { model($0, attentionMask: $1) }
+            return (task, report)
+        case .sequenceClassification, .sequenceRegression, .tokenClassification:
+            let encoder = EsmModel(esmConfig, generator: generator)
+            let model = EncoderWithHead(
+                encoderKey: "esm", encoder: encoder, head: try head(config, data: data, width: esmConfig.hiddenSize, generator: generator)
+            ) { encoder($0, attentionMask: $1) }
+            let report = try loadBase(config, into: model, encoderPrefix: "esm")
+            return (try supervised(model, config: config, data: data, batch: tokens) { model($0, mask: $1) }, report)
+        case .compositionRegression:
+            throw ConfigError("key 'task.kind': composition-regression needs model.family materials")
+        }
+    }
+
+    private static func bert(_ config: RunConfiguration, data: TrainingData, generator: RandomGenerator) throws -> (TaskModel, String) {
+        guard config.model.initialize == .huggingface else {
+            throw ConfigError("key 'model.initialize': the bert family starts from a Hugging Face folder (model.path)")
+        }
+        var bertConfig = try HuggingFaceFolder.config(BertConfig.self, in: URL(fileURLWithPath: config.model.path))
+        bertConfig.labelCount = config.task.numLabels
+        let padID = bertConfig.padTokenID, maxLength = config.data.maxLength
+        let tokens = { (examples: [Example], training: Bool, generator: RandomGenerator) in
+            Batching.pad(examples.map(\.tokens), indices: [], maximumLength: maxLength, padID: padID,
+                         policy: training ? .randomCrop : .truncate, generator: generator)
+        }
+        switch config.task.kind {
+        case .maskedLM:
+            let model = BertForMaskedLM(bertConfig, generator: generator)
+            let report = try loadBase(config, into: model, encoderPrefix: "bert")
+            let special = Set([bertConfig.padTokenID, 100, 101, 102, 103])
+            let task = maskedLanguageModel(model, config: config, vocabulary: bertConfig.vocabularySize,
+                                           maskable: { !special.contains($0) }, maskID: 103,
+                                           randomTokens: 999..<bertConfig.vocabularySize, batch: tokens) { model($0, attentionMask: $1) }
+            return (task, report)
+        case .sequenceClassification, .sequenceRegression:
+            let model = BertForSequenceClassification(bertConfig, generator: generator)
+            let report = try loadBase(config, into: model, encoderPrefix: "bert")
+            return (try supervised(model, config: config, data: data, batch: tokens) { model($0, attentionMask: $1) }, report)
+        case .tokenClassification, .compositionRegression:
+            throw ConfigError("key 'task.kind': \(config.task.kind.rawValue) is not available for model.family bert")
+        }
+    }
+
+    private static func materials(_ config: RunConfiguration, data: TrainingData, generator: RandomGenerator) throws -> (TaskModel, String) {
+        guard config.task.kind == .compositionRegression else {
+            throw ConfigError("key 'task.kind': model.family materials supports composition-regression only")
+        }
+        guard case .materials(var encoderConfig) = try ModelConfigFile.load(path: try modelConfigPath(config)) else {
+            throw ConfigError("key 'model.config': '\(config.model.config)' is not a materials model config")
+        }
+        encoderConfig.outputCount = 1
+        let model = MaterialsEncoder(encoderConfig, generator: generator)
+        if !config.model.elementFeatures.isEmpty {
+            model.loadElementEmbeddings(try ElementFeatures.embedding(
+                path: config.model.elementFeatures, elements: encoderConfig.elementCount, width: encoderConfig.modelWidth,
+                generator: generator))
+        }
+        let report = try loadBase(config, into: model, encoderPrefix: nil)
+        let regression = regressionLoss(config, data: data)
+        let task = TaskModel(module: model, metricKind: .regression) { examples, _, _ in
+            let slots = examples.map(\.tokens.count).max() ?? 1
+            var elements: [Int] = [], fractions: [Float] = [], mask: [Float] = []
+            for example in examples {
+                let padding = slots - example.tokens.count
+                elements += example.tokens + Array(repeating: 0, count: padding)
+                fractions += example.fractions + Array(repeating: 0, count: padding)
+                mask += Array(repeating: 1, count: example.tokens.count) + Array(repeating: 0, count: padding)
+            }
+            let shape = [examples.count, slots]
+            // predictions: (B, 1)
+            let predictions = model(elements: IndexTensor(shape: shape, values: elements), fractions: Tensor(shape: shape, values: fractions),
+                                    mask: Tensor(shape: shape, values: mask))
+            let (loss, statistics) = regression.evaluate(predictions, targets: examples.map(\.target))
+            return (loss, statistics, elements.count)
+        }
+        return (task, report)
+    }
+
+    // MARK: Tasks
+
+    /// Masked-LM: 15 % of maskable tokens corrupted (80/10/10), loss on those positions.
+    private static func maskedLanguageModel(
+        _ model: Module, config: RunConfiguration, vocabulary: Int, maskable: @escaping (Int) -> Bool, maskID: Int,
+        randomTokens: Range<Int>, batch: @escaping ([Example], Bool, RandomGenerator) -> TokenBatch,
+        logits: @escaping (IndexTensor, Tensor) -> Tensor
+    ) -> TaskModel {
+        let probability = config.task.maskProbability
+        return TaskModel(module: model, metricKind: .languageModel) { examples, training, generator in
+            let padded = batch(examples, training, generator)
+            let (inputs, labels) = MaskedLanguageModeling.corrupt(
+                padded.ids, maskable: maskable, maskID: maskID, randomTokens: randomTokens, probability: probability, generator: generator)
+            // logits: (B, T, V) → (B·T, V)
+            let flat = logits(inputs, padded.mask).reshaped([padded.ids.count, vocabulary])
+            let loss = flat.crossEntropy(targets: IndexTensor(shape: [labels.count], values: labels.values))
+            let masked = Double(labels.values.filter { $0 != -100 }.count)
+            let statistics = TaskStatistics(lossSum: Double(loss.item()) * masked, weight: masked)
+            return (loss, statistics, Int(padded.mask.sum().item()))
+        }
+    }
+
+    /// Sequence classification / regression and token classification on an encoder with a head.
+    private static func supervised(
+        _ model: Module, config: RunConfiguration, data: TrainingData, batch: @escaping ([Example], Bool, RandomGenerator) -> TokenBatch,
+        outputs: @escaping (IndexTensor, Tensor) -> Tensor
+    ) throws -> TaskModel {
+        let kind = config.task.kind
+        if kind == .sequenceRegression {
+            let regression = regressionLoss(config, data: data)
+            return TaskModel(module: model, metricKind: .regression) { examples, training, generator in
+                let padded = batch(examples, training, generator)
+                let (loss, statistics) = regression.evaluate(outputs(padded.ids, padded.mask), targets: examples.map(\.target))
+                return (loss, statistics, Int(padded.mask.sum().item()))
+            }
+        }
+        let weights = try classWeights(config, data: data)
+        let smoothing = config.train.labelSmoothing
+        return TaskModel(module: model, metricKind: .classification) { examples, training, generator in
+            let padded = batch(examples, training, generator)
+            var logits = outputs(padded.ids, padded.mask)
+            let targets: [Int]
+            if kind == .tokenClassification {
+                // logits: (B, T, L) → (B·T, L); labels padded with −100
+                logits = logits.reshaped([padded.ids.count, logits.shape[2]])
+                let width = padded.ids.shape[1]
+                targets = examples.flatMap { $0.tokenLabels + Array(repeating: -100, count: width - $0.tokenLabels.count) }
+            } else {
+                targets = examples.map(\.label)
+            }
+            let (loss, statistics) = ClassificationLoss.evaluate(logits, targets: targets, weights: weights, smoothing: smoothing)
+            return (loss, statistics, Int(padded.mask.sum().item()))
+        }
+    }
+
+    // MARK: Parts
+
+    private static func head(_ config: RunConfiguration, data: TrainingData, width: Int, generator: RandomGenerator) throws -> Module {
+        switch config.task.kind {
+        case .tokenClassification:
+            guard data.tokenClasses.count <= config.task.numLabels else {
+                throw ConfigError("key 'task.num_labels': \(config.task.numLabels), but the data has \(data.tokenClasses.count) label characters")
+            }
+            return TokenClassificationHead(hiddenSize: width, labels: config.task.numLabels, dropout: config.task.headDropout, generator: generator)
+        default:
+            guard let pooling = Pooling(rawValue: config.task.pooling) else {
+                throw ConfigError("key 'task.pooling': '\(config.task.pooling)' is not first or mean")
+            }
+            let outputs = config.task.kind == .sequenceRegression ? 1 : config.task.numLabels
+            return SequenceHead(hiddenSize: width, outputs: outputs, pooling: pooling, dropout: config.task.headDropout, generator: generator)
+        }
+    }
+
+    private static func regressionLoss(_ config: RunConfiguration, data: TrainingData) -> RegressionLoss {
+        let targets = data.train.map { Double($0.target) }
+        guard config.task.normalizeTargets, targets.count > 1 else { return RegressionLoss(kind: config.task.loss, mean: 0, scale: 1) }
+        let mean = targets.reduce(0, +) / Double(targets.count)
+        let deviation = (targets.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(targets.count - 1)).squareRoot()
+        return RegressionLoss(kind: config.task.loss, mean: Float(mean), scale: Float(deviation > 0 ? deviation : 1))
+    }
+
+    /// `balanced`: w_c = n / (classes · n_c) over the training split, as scikit-learn's.
+    private static func classWeights(_ config: RunConfiguration, data: TrainingData) throws -> Tensor? {
+        switch config.train.classWeights {
+        case "": return nil
+        case "balanced":
+            let classes = config.task.numLabels
+            var counts = [Double](repeating: 0, count: classes)
+            for example in data.train {
+                for label in config.task.kind == .tokenClassification ? example.tokenLabels : [example.label] where label >= 0 {
+                    counts[label] += 1
+                }
+            }
+            let total = counts.reduce(0, +)
+            return Tensor(shape: [classes], values: counts.map { Float($0 > 0 ? total / (Double(classes) * $0) : 0) })
+        default:
+            throw ConfigError("key 'train.class_weights': '\(config.train.classWeights)' is not '' or 'balanced'")
+        }
+    }
+
+    private static func modelConfigPath(_ config: RunConfiguration) throws -> String {
+        guard !config.model.config.isEmpty else {
+            throw ConfigError("key 'model.config': a model YAML is needed when model.initialize is \(config.model.initialize.rawValue)")
+        }
+        return config.model.config
+    }
+
+    /// Loads the base weights (Hugging Face folder or Kiban checkpoint). The encoder must be
+    /// complete; the head may be new (missing) and a pre-training head dropped (unexpected), as
+    /// `from_pretrained` does. Returns a one-line report.
+    private static func loadBase(_ config: RunConfiguration, into model: Module, encoderPrefix: String?) throws -> String {
+        let source = config.model.path
+        var tensors: [String: Tensor]
+        switch config.model.initialize {
+        case .scratch: return "initialised from scratch (\(model.parameterCount) parameters)"
+        case .checkpoint: tensors = try Checkpoint.modelTensors(at: URL(fileURLWithPath: source))
+        case .huggingface: tensors = try HuggingFaceFolder.tensors(in: URL(fileURLWithPath: source))
+        }
+        let names = Set(model.stateDict().keys)
+        if let encoderPrefix {
+            tensors = Dictionary(uniqueKeysWithValues: tensors.map { name, tensor in
+                !names.contains(name) && names.contains("\(encoderPrefix).\(name)") ? ("\(encoderPrefix).\(name)", tensor) : (name, tensor)
+            })
+        }
+        let report = try model.load(stateDict: tensors, strict: false)
+        let encoderNames = report.missing.filter { name in encoderPrefix.map { name.hasPrefix("\($0).") } ?? !name.hasPrefix("head.") }
+        guard encoderNames.isEmpty, report.misShaped.isEmpty else {
+            throw ConfigError("model.path '\(source)' does not fit the model:\n\(report)")
+        }
+        return "loaded \(tensors.count - report.unexpected.count) tensors from \(source); new: \(report.missing.joined(separator: ", ")); "
+            + "unused: \(report.unexpected.joined(separator: ", "))"
+    }
+}
+
+/// A sequence encoder with a task head under `classifier` (Hugging Face's name for both).
+final class EncoderWithHead: Module {
+    let encoderKey: String
+    let encoder: Module
+    let head: Module
+    let encode: (IndexTensor, Tensor) -> Tensor
+
+    init(encoderKey: String, encoder: Module, head: Module, encode: @escaping (IndexTensor, Tensor) -> Tensor) {
+        (self.encoderKey, self.encoder, self.head, self.encode) = (encoderKey, encoder, head, encode)
+    }
+
+    override var children: [(key: String, module: Module)] { [(encoderKey, encoder), ("classifier", head)] }
+
+    /// ids, mask: (B, T) → (B, L) for a sequence head, (B, T, L) for a token head.
+    func callAsFunction(_ ids: IndexTensor, mask: Tensor) -> Tensor {
+        let hidden = encode(ids, mask)
+        if let head = head as? SequenceHead { return head(hidden, mask: mask) }
+        return (head as! TokenClassificationHead)(hidden)
+    }
+}

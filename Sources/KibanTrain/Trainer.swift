@@ -1,0 +1,275 @@
+import Foundation
+import KibanData
+import KibanIO
+import KibanModels
+import KibanNN
+import KibanOptim
+import KibanTensor
+
+/// Where the loop stands; saved in every checkpoint so a resumed run continues exactly.
+struct TrainerState: Codable, Equatable {
+    /// Optimizer updates done.
+    var step = 0
+    var epoch = 0
+    /// Micro-batches of `epoch` already consumed.
+    var batchInEpoch = 0
+    /// Best monitored value so far and the update it was reached at.
+    var best: Double?
+    var bestStep = 0
+    var evaluationsWithoutImprovement = 0
+}
+
+/// A training run failed in a way the user must act on.
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// One optimizer update, as the JSONL log records it.
+public struct StepRecord: Codable, Sendable {
+    public let step: Int
+    public let epoch: Int
+    public let loss: Double
+    public let learningRate: Double
+    public let gradientNorm: Double
+    public let tokensPerSecond: Double
+}
+
+/// The fine-tuning loop: accumulation, schedule, clipping, evaluation every N updates, early
+/// stopping on the best checkpoint, periodic atomic checkpoints, exact resume and a stop on
+/// non-finite values. Outputs in `run.output_dir`: `last.h5`, `best.h5`, `metrics.jsonl`,
+/// `curves.svg`, `summary.json` (and `adapter/` for LoRA runs).
+public final class Trainer {
+    public let config: RunConfiguration
+    public let data: TrainingData
+    public let task: TaskModel
+    /// Drives initialisation, dropout, masking and crops; saved in checkpoints.
+    public let generator: RandomGenerator
+    let optimizer: AdamW
+    let output: URL
+    let log: MetricsLog
+    /// The base weights' load report (printed at the start).
+    public let baseReport: String
+    /// Called after every update (progress displays; tests use it to interrupt a run).
+    public var onStep: ((StepRecord) -> Void)?
+    var state = TrainerState()
+
+    /// Reads the data, builds the model, attaches adapters and the optimizer; every configuration
+    /// and data error surfaces here, before any training.
+    public init(config: RunConfiguration) throws {
+        self.config = config
+        output = URL(fileURLWithPath: config.run.outputDir)
+        let tokenizer = try TaskModelBuilder.tokenizer(for: config)
+        data = try TrainingDataLoader.load(config, tokenizer: tokenizer)
+        generator = RandomGenerator(seed: UInt64(config.run.seed))
+        (task, baseReport) = try TaskModelBuilder.build(config, data: data, generator: generator)
+        if config.lora.enabled { try Self.attachAdapters(config.lora, to: task.module, generator: generator) }
+        optimizer = AdamW(
+            buffer: ParameterBuffer(module: task.module), learningRate: config.optimizer.lr, beta1: config.optimizer.beta1,
+            beta2: config.optimizer.beta2, epsilon: config.optimizer.eps, weightDecay: config.optimizer.weightDecay)
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        log = MetricsLog(url: output.appendingPathComponent("metrics.jsonl"))
+    }
+
+    static func attachAdapters(_ lora: RunConfiguration.LoRA, to module: Module, generator: RandomGenerator) throws {
+        guard !lora.useDora else { throw ConfigTree.ConfigError("key 'lora.use_dora': DoRA is not available in this build") }
+        let configuration = LoRAConfiguration(
+            rank: lora.r, alpha: lora.loraAlpha, dropout: lora.loraDropout, rankStabilized: lora.useRslora, targetModules: lora.targetModules)
+        try LoRA.apply(to: module, configuration: configuration, trainable: lora.modulesToSave, generator: generator)
+    }
+
+    /// Micro-batches per epoch and updates in the whole run.
+    var plan: (batches: Int, updates: Int) {
+        let batches = (data.train.count + config.train.batchSize - 1) / config.train.batchSize
+        let perEpoch = (batches + config.train.accumulation - 1) / config.train.accumulation
+        return (batches, config.train.maxSteps > 0 ? config.train.maxSteps : perEpoch * config.train.epochs)
+    }
+
+    var schedule: LearningRateSchedule {
+        let total = plan.updates
+        let warmup = config.schedule.warmupSteps > 0 ? config.schedule.warmupSteps : Int(config.schedule.warmupRatio * Double(total))
+        switch config.schedule.kind {
+        case "warmup-linear": return .warmupLinear(warmupSteps: warmup, totalSteps: total)
+        case "constant": return .constant
+        default: return .warmupCosine(warmupSteps: warmup, totalSteps: total, minimumFactor: config.schedule.minFactor)
+        }
+    }
+
+    /// The micro-batches of `epoch` (example indices), the same for the same seed and epoch.
+    func batches(epoch: Int) -> [[Int]] {
+        Batching.lengthBucketed(
+            Array(data.train.indices), lengths: { self.data.train[$0].tokens.count }, batchSize: config.train.batchSize,
+            seed: UInt64(config.run.seed) &* 1_000_003 &+ UInt64(epoch))
+    }
+
+    /// Trains to the end (or an early stop), then evaluates the best checkpoint.
+    @discardableResult
+    public func run() throws -> TrainingSummary {
+        let started = Date()
+        try resumeIfPossible()
+        let progress = ProgressReporter(total: plan.updates)
+        var stopped = false
+        while state.step < plan.updates && !stopped {
+            let batches = batches(epoch: state.epoch)
+            while state.batchInEpoch < batches.count && state.step < plan.updates && !stopped {
+                let group = Array(batches[state.batchInEpoch..<min(batches.count, state.batchInEpoch + config.train.accumulation)])
+                let record = try update(group)
+                state.batchInEpoch += group.count
+                log.append(record)
+                progress.update(record)
+                onStep?(record)
+                if config.train.evalEvery > 0 && state.step % config.train.evalEvery == 0 { stopped = try evaluateAndKeepBest() }
+                if config.train.checkpointEvery > 0 && state.step % config.train.checkpointEvery == 0 { try saveCheckpoint("last.h5") }
+            }
+            if state.batchInEpoch >= batches.count {
+                state.epoch += 1
+                state.batchInEpoch = 0
+                if config.train.evalEvery == 0 { stopped = try evaluateAndKeepBest() }
+            }
+        }
+        progress.finish()
+        if config.train.evalEvery > 0 && state.step % config.train.evalEvery != 0 { _ = try evaluateAndKeepBest() }
+        return try finish(wallSeconds: Date().timeIntervalSince(started))
+    }
+
+    /// One optimizer update over `group`'s micro-batches (each weighted by its share of examples).
+    func update(_ group: [[Int]]) throws -> StepRecord {
+        let started = Date()
+        task.module.train()
+        optimizer.zeroGradients()
+        let total = Double(group.map(\.count).reduce(0, +))
+        var loss = 0.0, tokens = 0
+        for indices in group {
+            let (batchLoss, _, batchTokens) = task.forward(indices.map { data.train[$0] }, true, generator)
+            let share = Double(indices.count) / total
+            loss += Double(batchLoss.item()) * share
+            tokens += batchTokens
+            (batchLoss * Float(share)).backward()
+        }
+        guard loss.isFinite else { throw nonFinite("the training loss is \(loss)") }
+        let norm = config.train.clipNorm > 0 ? optimizer.buffer.clipGradientNorm(config.train.clipNorm) : optimizer.buffer.gradientNorm()
+        guard norm.isFinite else { throw nonFinite("the gradient norm is \(norm)") }
+        let learningRate = Double(config.optimizer.lr) * schedule.factor(step: state.step)
+        optimizer.learningRate = Float(learningRate)
+        optimizer.update()
+        state.step += 1
+        return StepRecord(
+            step: state.step, epoch: state.epoch, loss: loss, learningRate: learningRate, gradientNorm: norm,
+            tokensPerSecond: Double(tokens) / max(Date().timeIntervalSince(started), 1e-9))
+    }
+
+    private func nonFinite(_ what: String) -> TrainingError {
+        let last = output.appendingPathComponent("last.h5")
+        let kept = FileManager.default.fileExists(atPath: last.path) ? "the last good checkpoint is \(last.path)" : "no checkpoint was written yet"
+        return TrainingError(description: "update \(state.step + 1): \(what); training stopped (\(kept)). Lower optimizer.lr or set train.clip_norm.")
+    }
+
+    /// Metrics of `examples` in evaluation mode (fixed masking stream for masked-LM), prefixed `prefix_`.
+    public func evaluate(_ examples: [Example], prefix: String) -> [String: Double] {
+        task.module.eval()
+        defer { task.module.train() }
+        let fixed = RandomGenerator(seed: 0x5EED)
+        let order = examples.indices.sorted { examples[$0].tokens.count < examples[$1].tokens.count }
+        var statistics = TaskStatistics()
+        withNoGrad {
+            for start in stride(from: 0, to: order.count, by: config.train.batchSize) {
+                let batch = order[start..<min(order.count, start + config.train.batchSize)].map { examples[$0] }
+                statistics.add(task.forward(batch, false, fixed).1)
+            }
+        }
+        return Dictionary(uniqueKeysWithValues: task.metrics(statistics).map { ("\(prefix)_\($0.key)", $0.value) })
+    }
+
+    /// Evaluates on validation, logs, saves `best.h5` on improvement (and `last.h5` when
+    /// checkpoints follow evaluations). Returns true when early stopping says stop.
+    func evaluateAndKeepBest() throws -> Bool {
+        let metrics = evaluate(data.validation, prefix: "validation")
+        guard let value = metrics[config.train.monitor] else {
+            throw TrainingError(description: "key 'train.monitor': '\(config.train.monitor)' is not reported; this task reports \(metrics.keys.sorted().joined(separator: ", "))")
+        }
+        let maximise = config.train.monitor.hasSuffix("accuracy")
+        let improved = state.best.map { maximise ? value > $0 : value < $0 } ?? true
+        if improved {
+            (state.best, state.bestStep, state.evaluationsWithoutImprovement) = (value, state.step, 0)
+        } else {
+            state.evaluationsWithoutImprovement += 1
+        }
+        log.append(evaluation: metrics, step: state.step, epoch: state.epoch)
+        ProgressReporter.note("update \(state.step): " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ") + (improved ? " (best)" : ""))
+        if improved { try saveCheckpoint("best.h5") }
+        if config.train.checkpointEvery == 0 { try saveCheckpoint("last.h5") }
+        let patience = config.train.earlyStoppingPatience
+        return patience > 0 && state.evaluationsWithoutImprovement >= patience
+    }
+
+    func saveCheckpoint(_ name: String, beforeRename: (() throws -> Void)? = nil) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let metadata = Checkpoint.Metadata(
+            step: state.step, runConfig: String(decoding: try encoder.encode(config), as: UTF8.self), dataHashes: data.fileHashes,
+            trainerState: String(decoding: try encoder.encode(state), as: UTF8.self))
+        try Checkpoint.save(
+            to: output.appendingPathComponent(name), model: task.module, optimizer: optimizer, generator: generator, metadata: metadata,
+            beforeRename: beforeRename)
+    }
+
+    /// Continues from `last.h5` when `run.resume` is on and it exists: model, optimizer, generator,
+    /// data position and the best-so-far; the metrics log is cut back to that update.
+    func resumeIfPossible() throws {
+        let last = output.appendingPathComponent("last.h5")
+        guard config.run.resume, FileManager.default.fileExists(atPath: last.path) else {
+            log.truncate(afterStep: 0)
+            return
+        }
+        let metadata = try Checkpoint.load(from: last, into: task.module, optimizer: optimizer, generator: generator)
+        state = try JSONDecoder().decode(TrainerState.self, from: Data(metadata.trainerState.utf8))
+        log.truncate(afterStep: state.step)
+        ProgressReporter.note("resuming from \(last.path) at update \(state.step)")
+    }
+
+    /// Restores the best checkpoint, evaluates validation and test, writes curves, the adapter and `summary.json`.
+    func finish(wallSeconds: Double) throws -> TrainingSummary {
+        let best = output.appendingPathComponent("best.h5")
+        if FileManager.default.fileExists(atPath: best.path) {
+            try Checkpoint.load(from: best, into: task.module)
+        }
+        var metrics = evaluate(data.validation, prefix: "validation")
+        if config.train.testAtEnd && !data.test.isEmpty { metrics.merge(evaluate(data.test, prefix: "test")) { $1 } }
+        if config.lora.enabled {
+            try PEFTAdapterFolder.save(
+                model: task.module,
+                configuration: LoRAConfiguration(rank: config.lora.r, alpha: config.lora.loraAlpha, dropout: config.lora.loraDropout,
+                                                 rankStabilized: config.lora.useRslora, targetModules: config.lora.targetModules),
+                baseModel: config.model.path, to: output.appendingPathComponent("adapter"))
+        }
+        try CurvePlot.write(log: log, monitor: config.train.monitor, to: output.appendingPathComponent("curves.svg"))
+        let summary = TrainingSummary(
+            name: config.run.name, seed: config.run.seed, steps: state.step, bestStep: state.bestStep, metrics: metrics,
+            wallSeconds: wallSeconds, parameters: task.module.parameterCount, trainableParameters: optimizer.buffer.count,
+            bestCheckpointSHA256: FileManager.default.fileExists(atPath: best.path) ? try SHA256.hexDigest(ofFile: best) : "",
+            dataSHA256: data.fileHashes)
+        try summary.write(to: output.appendingPathComponent("summary.json"))
+        return summary
+    }
+}
+
+/// What a finished run reports (`summary.json`).
+public struct TrainingSummary: Codable, Sendable {
+    public let name: String
+    public let seed: Int
+    public let steps: Int
+    public let bestStep: Int
+    /// `validation_*` and `test_*` metrics of the best checkpoint.
+    public let metrics: [String: Double]
+    public let wallSeconds: Double
+    public let parameters: Int
+    public let trainableParameters: Int
+    public let bestCheckpointSHA256: String
+    public let dataSHA256: [String: String]
+
+    func write(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        try encoder.encode(self).write(to: url, options: .atomic)
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import KibanData
+import KibanIO
+
+/// One example, already tokenized. Which fields matter depends on the task.
+public struct Example: Sendable {
+    /// Token ids with the model's special tokens; composition tasks: atomic numbers.
+    public var tokens: [Int]
+    /// Composition tasks: each element's fraction (sums to 1).
+    public var fractions: [Float] = []
+    /// Sequence classification: the class.
+    public var label = 0
+    /// Regression: the target.
+    public var target: Float = 0
+    /// Token classification: one class per token (−100 on special tokens).
+    public var tokenLabels: [Int] = []
+}
+
+/// The three splits of a run's data, with the SHA-256 of every file read.
+public struct TrainingData {
+    public var train: [Example]
+    public var validation: [Example]
+    public var test: [Example]
+    public var fileHashes: [String: String]
+    /// Token classification: the label character of each class id.
+    public var tokenClasses: [Character] = []
+}
+
+/// How sequences become token ids.
+public enum SequenceTokenizer {
+    /// ESM-2's 33-token alphabet.
+    case protein
+    /// A BERT WordPiece tokenizer.
+    case wordPiece(WordPieceTokenizer)
+
+    /// `sequence` → ids with the model's special tokens, at most `maxLength` when `truncate`.
+    func encode(_ sequence: String, maxLength: Int, truncate: Bool) -> [Int] {
+        switch self {
+        case .protein:
+            let ids = ProteinAlphabet.encode(sequence)
+            return truncate && ids.count > maxLength ? Array(ids.prefix(maxLength - 1)) + [ProteinAlphabet.eos] : ids
+        case .wordPiece(let tokenizer):
+            return tokenizer.encode(sequence, maxLength: truncate ? maxLength : Int.max / 2)
+        }
+    }
+}
+
+/// Reads a run's data files into examples, checking everything before training starts.
+enum TrainingDataLoader {
+    typealias ConfigError = ConfigTree.ConfigError
+
+    static func load(_ config: RunConfiguration, tokenizer: SequenceTokenizer) throws -> TrainingData {
+        let source = config.data
+        guard !source.train.isEmpty else { throw ConfigError("key 'data.train': no training file given") }
+        var hashes: [String: String] = [:]
+        for path in [source.train, source.validation, source.test] where !path.isEmpty {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ConfigError("data file '\(path)' does not exist (from data.train/validation/test)")
+            }
+            hashes[path] = try SHA256.hexDigest(ofFile: URL(fileURLWithPath: path))
+        }
+        var data: TrainingData
+        if config.task.kind == .maskedLM && [".faa", ".fasta", ".fa"].contains(where: source.train.hasSuffix) {
+            data = try fasta(source, tokenizer: tokenizer)
+        } else {
+            data = try tables(config, tokenizer: tokenizer)
+        }
+        data.fileHashes = hashes
+        for (name, split) in [("train", data.train), ("validation", data.validation)] where split.isEmpty {
+            throw ConfigError("the \(name) split is empty (data.train = '\(source.train)', split column '\(source.splitColumn)')")
+        }
+        return data
+    }
+
+    /// A FASTA corpus; validation is a fixed hash-selected fraction of the sequences.
+    private static func fasta(_ source: RunConfiguration.DataSource, tokenizer: SequenceTokenizer) throws -> TrainingData {
+        var train: [Example] = [], validation: [Example] = []
+        for record in try FASTAReader.readAll(path: source.train) {
+            let example = Example(tokens: tokenizer.encode(record.sequence, maxLength: source.maxLength, truncate: false))
+            if Double(stableHash(record.sequence) % 10_000) < source.validationFraction * 10_000 {
+                validation.append(example)
+            } else {
+                train.append(example)
+            }
+        }
+        return TrainingData(train: train, validation: validation, test: [], fileHashes: [:])
+    }
+
+    /// CSV files: one file with a split column, or separate train/validation/test files.
+    private static func tables(_ config: RunConfiguration, tokenizer: SequenceTokenizer) throws -> TrainingData {
+        let source = config.data
+        var tokenClasses: [Character] = []
+        let read = { (path: String) throws -> (examples: [Example], table: CSVTable) in
+            let table = try CSVTable.read(path: path)
+            return (try examples(in: table, config: config, tokenizer: tokenizer, tokenClasses: &tokenClasses), table)
+        }
+        let (trainRows, table) = try read(source.train)
+        if !source.validation.isEmpty {
+            let validation = try read(source.validation).examples
+            let test = source.test.isEmpty ? [] : try read(source.test).examples
+            return TrainingData(train: trainRows, validation: validation, test: test, fileHashes: [:], tokenClasses: tokenClasses)
+        }
+        guard table.columnNames.contains(source.splitColumn) else {
+            throw ConfigError("\(source.train): no column '\(source.splitColumn)' (data.split_column) and no data.validation file")
+        }
+        let splits = try table.strings(source.splitColumn)
+        var result = TrainingData(train: [], validation: [], test: [], fileHashes: [:], tokenClasses: tokenClasses)
+        for (row, (example, split)) in zip(trainRows, splits).enumerated() {
+            switch split {
+            case "train": result.train.append(example)
+            case "val", "valid", "validation": result.validation.append(example)
+            case "test": result.test.append(example)
+            default:
+                throw DataError(file: table.file, line: table.line(ofRow: row), column: source.splitColumn,
+                                message: "split '\(split)' is not train, val or test")
+            }
+        }
+        return result
+    }
+
+    private static func examples(
+        in table: CSVTable, config: RunConfiguration, tokenizer: SequenceTokenizer, tokenClasses: inout [Character]
+    ) throws -> [Example] {
+        let source = config.data
+        switch config.task.kind {
+        case .compositionRegression:
+            let targets = try table.doubles(source.targetColumn)
+            return try zip(table.formulas(source.formulaColumn), targets).map { formula, target in
+                let fractions = formula.fractions
+                return Example(tokens: fractions.map(\.element.atomicNumber), fractions: fractions.map { Float($0.fraction) },
+                               target: Float(target))
+            }
+        case .maskedLM:
+            return try table.strings(source.sequenceColumn).map {
+                Example(tokens: tokenizer.encode($0, maxLength: source.maxLength, truncate: false))
+            }
+        case .sequenceClassification:
+            let labels = try table.integers(source.labelColumn)
+            for (row, label) in labels.enumerated() where label < 0 || label >= config.task.numLabels {
+                throw DataError(file: table.file, line: table.line(ofRow: row), column: source.labelColumn,
+                                message: "label \(label) is outside 0..<\(config.task.numLabels) (task.num_labels)")
+            }
+            return try zip(table.strings(source.sequenceColumn), labels).map { sequence, label in
+                Example(tokens: tokenizer.encode(sequence, maxLength: source.maxLength, truncate: true), label: label)
+            }
+        case .sequenceRegression:
+            return try zip(table.strings(source.sequenceColumn), table.doubles(source.targetColumn)).map { sequence, target in
+                Example(tokens: tokenizer.encode(sequence, maxLength: source.maxLength, truncate: true), target: Float(target))
+            }
+        case .tokenClassification:
+            guard case .protein = tokenizer else {
+                throw ConfigError("task.kind token-classification needs model.family esm (one token per residue)")
+            }
+            let sequences = try table.strings(source.sequenceColumn), labelStrings = try table.strings(source.tokenLabelColumn)
+            return try zip(sequences, labelStrings).enumerated().map { row, pair in
+                let (sequence, labels) = pair
+                guard labels.count == sequence.count else {
+                    throw DataError(file: table.file, line: table.line(ofRow: row), column: source.tokenLabelColumn,
+                                    message: "\(labels.count) labels for a sequence of \(sequence.count) residues")
+                }
+                let classes = labels.map { character -> Int in
+                    if let index = tokenClasses.firstIndex(of: character) { return index }
+                    tokenClasses.append(character)
+                    return tokenClasses.count - 1
+                }
+                let tokens = tokenizer.encode(sequence, maxLength: source.maxLength, truncate: true)
+                let aligned = [-100] + classes.prefix(tokens.count - 2) + [-100]
+                return Example(tokens: tokens, tokenLabels: aligned)
+            }
+        }
+    }
+
+    /// FNV-1a over the UTF-8 bytes: a split that does not change between runs or machines.
+    static func stableHash(_ text: String) -> UInt64 {
+        text.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+    }
+}
