@@ -36,12 +36,14 @@ public enum HuggingFaceFolder {
         }
     }
 
-    /// Every tensor of the folder's safetensors file(s) by name.
+    /// Every floating-point tensor of the folder's safetensors file(s) by name (integer buffers such
+    /// as BERT's `embeddings.position_ids` are index tables, not weights).
     public static func tensors(in folder: URL) throws -> [String: Tensor] {
+        let floating: Set<String> = ["F32", "F64", "F16", "BF16"]
         var tensors: [String: Tensor] = [:]
         for shard in try shardFiles(in: folder) {
             let file = try SafeTensorsFile(contentsOf: shard)
-            for name in file.entries.keys { tensors[name] = try file.tensor(name) }
+            for (name, entry) in file.entries where floating.contains(entry.dtype) { tensors[name] = try file.tensor(name) }
         }
         return tensors
     }

@@ -17,6 +17,26 @@ struct TrainerState: Codable, Equatable {
     var best: Double?
     var bestStep = 0
     var evaluationsWithoutImprovement = 0
+    /// The update of the latest evaluation (−1 before the first).
+    var evaluatedStep = -1
+    /// Wall-clock seconds spent in `run()` up to this state, over every resumed session.
+    var seconds = 0.0
+
+    init() {}
+
+    /// Fields a checkpoint from an older Kiban lacks keep their defaults.
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TrainerState()
+        step = try c.decodeIfPresent(Int.self, forKey: .step) ?? d.step
+        epoch = try c.decodeIfPresent(Int.self, forKey: .epoch) ?? d.epoch
+        batchInEpoch = try c.decodeIfPresent(Int.self, forKey: .batchInEpoch) ?? d.batchInEpoch
+        best = try c.decodeIfPresent(Double.self, forKey: .best)
+        bestStep = try c.decodeIfPresent(Int.self, forKey: .bestStep) ?? d.bestStep
+        evaluationsWithoutImprovement = try c.decodeIfPresent(Int.self, forKey: .evaluationsWithoutImprovement) ?? 0
+        evaluatedStep = try c.decodeIfPresent(Int.self, forKey: .evaluatedStep) ?? d.evaluatedStep
+        seconds = try c.decodeIfPresent(Double.self, forKey: .seconds) ?? d.seconds
+    }
 }
 
 /// A training run failed in a way the user must act on.
@@ -104,8 +124,8 @@ public final class Trainer {
     /// Trains to the end (or an early stop), then evaluates the best checkpoint.
     @discardableResult
     public func run() throws -> TrainingSummary {
-        let started = Date()
         try resumeIfPossible()
+        sessionStart = (Date(), state.seconds)
         let progress = ProgressReporter(total: plan.updates)
         var stopped = false
         while state.step < plan.updates && !stopped {
@@ -127,8 +147,16 @@ public final class Trainer {
             }
         }
         progress.finish()
-        if config.train.evalEvery > 0 && state.step % config.train.evalEvery != 0 { _ = try evaluateAndKeepBest() }
-        return try finish(wallSeconds: Date().timeIntervalSince(started))
+        if state.evaluatedStep != state.step { _ = try evaluateAndKeepBest() }
+        updateSeconds()
+        return try finish(wallSeconds: state.seconds)
+    }
+
+    /// When this session started and the seconds already spent before it.
+    private var sessionStart = (Date(), 0.0)
+
+    private func updateSeconds() {
+        state.seconds = sessionStart.1 + Date().timeIntervalSince(sessionStart.0)
     }
 
     /// One optimizer update over `group`'s micro-batches (each weighted by its share of examples).
@@ -183,6 +211,7 @@ public final class Trainer {
     /// checkpoints follow evaluations). Returns true when early stopping says stop.
     func evaluateAndKeepBest() throws -> Bool {
         let metrics = evaluate(data.validation, prefix: "validation")
+        state.evaluatedStep = state.step
         guard let value = metrics[config.train.monitor] else {
             throw TrainingError(description: "key 'train.monitor': '\(config.train.monitor)' is not reported; this task reports \(metrics.keys.sorted().joined(separator: ", "))")
         }
@@ -202,6 +231,7 @@ public final class Trainer {
     }
 
     func saveCheckpoint(_ name: String, beforeRename: (() throws -> Void)? = nil) throws {
+        updateSeconds()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let metadata = Checkpoint.Metadata(

@@ -99,8 +99,15 @@ struct BenchTrain: ParsableCommand {
 
     @OptionGroup var options: ModelBenchOptions
 
+    @Option(help: "Train LoRA adapters of this rank on query/value (alpha 2×rank) instead of every weight, as PEFT's LoraConfig.")
+    var loraRank: Int?
+
     func run() throws {
         let model = EsmForMaskedLM(options.config.config, generator: RandomGenerator(seed: 0))
+        if let loraRank {
+            let configuration = LoRAConfiguration(rank: loraRank, alpha: Float(2 * loraRank), targetModules: ["query$", "value$"])
+            try LoRA.apply(to: model, configuration: configuration, generator: RandomGenerator(seed: 1))
+        }
         let optimizer = AdamW(buffer: ParameterBuffer(module: model), learningRate: 1e-4)
         let (ids, labels) = options.batch()
         let vocabulary = model.esm.config.vocabularySize
@@ -111,7 +118,7 @@ struct BenchTrain: ParsableCommand {
             optimizer.update()
         }
         let seconds = Timing.interleavedMedians(warmup: options.warmup, repeats: options.steps, [step])[0]
-        try options.report(mode: "train", parameters: model.parameterCount, seconds: seconds)
+        try options.report(mode: loraRank == nil ? "train" : "lora", parameters: optimizer.buffer.count, seconds: seconds)
     }
 }
 
