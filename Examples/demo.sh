@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: install system packages, fetch real data, build in release
-# mode and train the peptide classifier. Extra arguments go to `kiban demo`.
+# The main job on a fresh machine: install the system packages, fetch the real data (public PyPI
+# packages; ../shared/data is used when it exists), build kiban in release mode, then
+#   1. pre-train a small ESM-2-style protein encoder (4.8M parameters) by masked-LM on a bacterial
+#      proteome for a few hundred updates, and
+#   2. fine-tune it on antimicrobial-peptide classification (modlamp AMP vs UniProt), printing
+#      validation and test accuracy.
+# About 5 minutes on 2 cores. Outputs (checkpoints, metrics.jsonl, curves.svg, summary.json) go to
+# runs/demo/. Extra arguments are passed to the fine-tune as overrides, e.g. `--set train.epochs=5`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .ci/install-deps
-Examples/fetch_amp_data.sh
-swift build -c release --product kiban
-.build/release/kiban demo --data data/amp_vs_uniprot.csv "$@"
+source Examples/common.sh
+$KIBAN finetune --config Configs/proteome-mlm.yaml --set run.name=demo-pretrain --set run.output_dir=runs/demo/pretrain \
+    --set train.max_steps=150 --set train.eval_every=50 --set schedule.warmup_steps=30 \
+    --set data.train=$KIBAN_DATA/protein/bacterial_proteome.faa
+$KIBAN finetune --config Configs/amp-esm-finetune.yaml --set run.name=demo-finetune --set run.output_dir=runs/demo/finetune \
+    --set model.path=runs/demo/pretrain/best.h5 --set train.epochs=3 --set data.train=$KIBAN_DATA/protein/amp_vs_uniprot.csv "$@"

@@ -48,23 +48,28 @@ public final class MetricsLog {
 /// lines about every 5 % otherwise (logs, CI).
 final class ProgressReporter {
     let total: Int
+    /// The update this session started after (a resumed run's ETA counts only its own updates).
+    let firstStep: Int
     let started = Date()
     let isTerminal = isatty(STDERR_FILENO) != 0
     private var smoothedLoss: Double?
     private var lastPrinted = 0
 
-    init(total: Int) { self.total = max(total, 1) }
+    init(total: Int, firstStep: Int) {
+        self.total = max(total, 1)
+        self.firstStep = firstStep
+    }
 
     func update(_ record: StepRecord) {
         smoothedLoss = smoothedLoss.map { 0.9 * $0 + 0.1 * record.loss } ?? record.loss
         let elapsed = Date().timeIntervalSince(started)
-        let remaining = elapsed / Double(record.step) * Double(total - record.step)
+        let remaining = elapsed / Double(max(record.step - firstStep, 1)) * Double(total - record.step)
         let line = String(format: "update %d/%d  loss %.4f  %.0f tokens/s  lr %.2e  ETA %@", record.step, total, smoothedLoss!,
                           record.tokensPerSecond, record.learningRate, Self.duration(remaining))
         if isTerminal {
             let filled = 24 * record.step / total
             Self.write("\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: 24 - filled) + "] " + line + "\u{1B}[K")
-        } else if record.step == 1 || record.step - lastPrinted >= max(1, total / 20) || record.step == total {
+        } else if record.step == firstStep + 1 || record.step - lastPrinted >= max(1, total / 20) || record.step == total {
             lastPrinted = record.step
             Self.write(line + "\n")
         }

@@ -126,7 +126,7 @@ public final class Trainer {
     public func run() throws -> TrainingSummary {
         try resumeIfPossible()
         sessionStart = (Date(), state.seconds)
-        let progress = ProgressReporter(total: plan.updates)
+        let progress = ProgressReporter(total: plan.updates, firstStep: state.step)
         var stopped = false
         while state.step < plan.updates && !stopped {
             let batches = batches(epoch: state.epoch)
