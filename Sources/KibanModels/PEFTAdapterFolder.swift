@@ -3,69 +3,70 @@ import KibanIO
 import KibanNN
 import KibanTensor
 
-/// LoRA adapters in PEFT's on-disk format: `adapter_config.json` + `adapter_model.safetensors`
-/// with keys `base_model.model.<module path>.lora_A.weight` / `.lora_B.weight`, so adapters move
-/// between Kiban and `PeftModel.from_pretrained`.
+/// LoRA and DoRA adapters in PEFT's on-disk format, so adapters move between Kiban and
+/// `PeftModel.from_pretrained`: `adapter_config.json` + `adapter_model.safetensors` with keys
+/// `base_model.model.<module path>.lora_A.weight` / `.lora_B.weight`, `.lora_magnitude_vector`
+/// (DoRA), and the full weights of the `modules_to_save` under `base_model.model.<module path>.<parameter>`.
 public enum PEFTAdapterFolder {
     public struct AdapterError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    /// Writes the adapter `name` of every Linear in `model` that has one.
+    /// Writes the adapter `name` of every Linear in `model` that has one, plus every parameter of
+    /// the outermost modules matching `configuration.modulesToSave` (their paths become the config's
+    /// `modules_to_save`). `r` and `lora_alpha` come from `configuration`; layers whose adapter has
+    /// another rank or α are listed in `rank_pattern` / `alpha_pattern` under their full path.
     public static func save(model: Module, configuration: LoRAConfiguration, name: String = "default", baseModel: String = "", to folder: URL) throws {
         var tensors: [String: SafeTensorsValue] = [:]
-        var paths: [String] = []
+        var paths: [String] = [], rankPattern: [String: Int] = [:], alphaPattern: [String: Double] = [:]
         for (path, module) in model.namedModules() {
             guard let linear = module as? Linear, let adapter = linear.adapters.first(where: { $0.name == name })?.adapter else { continue }
-            tensors["base_model.model.\(path).lora_A.weight"] = .float32(adapter.down.weight.value)
-            tensors["base_model.model.\(path).lora_B.weight"] = .float32(adapter.up.weight.value)
+            let prefix = "base_model.model.\(path)."
+            tensors[prefix + "lora_A.weight"] = .float32(adapter.down.weight.value)
+            tensors[prefix + "lora_B.weight"] = .float32(adapter.up.weight.value)
+            if let magnitude = adapter.magnitude { tensors[prefix + "lora_magnitude_vector"] = .float32(magnitude.weight.value) }
+            guard (adapter.magnitude != nil) == configuration.useDoRA, adapter.configuration.rankStabilized == configuration.rankStabilized else {
+                throw AdapterError(description: "\(path): adapter '\(name)' does not match the configuration's use_dora / use_rslora")
+            }
+            if adapter.configuration.rank != configuration.rank { rankPattern[path] = adapter.configuration.rank }
+            if adapter.configuration.alpha != configuration.alpha { alphaPattern[path] = Double(adapter.configuration.alpha) }
             paths.append(path)
         }
         guard !paths.isEmpty else { throw AdapterError(description: "\(folder.path): the model has no adapter named '\(name)'") }
+        let saved = try modulesToSave(in: model, patterns: configuration.modulesToSave)
+        for (path, module) in saved {
+            for (key, parameter) in module.namedParameters() where !isAdapterParameter(key) {
+                tensors["base_model.model.\(path).\(key)"] = .float32(parameter.value)
+            }
+        }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let config: [String: Any] = [
             "peft_type": "LORA", "r": configuration.rank, "lora_alpha": Double(configuration.alpha),
             "lora_dropout": Double(configuration.dropout), "use_rslora": configuration.rankStabilized, "target_modules": paths,
-            "bias": "none", "fan_in_fan_out": false, "inference_mode": true, "init_lora_weights": true, "use_dora": false,
-            "base_model_name_or_path": baseModel, "task_type": NSNull(), "modules_to_save": NSNull(),
+            "bias": "none", "fan_in_fan_out": false, "inference_mode": true, "init_lora_weights": true, "use_dora": configuration.useDoRA,
+            "rank_pattern": rankPattern, "alpha_pattern": alphaPattern, "base_model_name_or_path": baseModel, "task_type": NSNull(),
+            "modules_to_save": saved.isEmpty ? NSNull() as Any : saved.map(\.path) as Any,
         ]
         try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
             .write(to: folder.appendingPathComponent("adapter_config.json"), options: .atomic)
         try SafeTensorsFile.write(tensors, metadata: ["format": "pt"], to: folder.appendingPathComponent("adapter_model.safetensors"))
     }
 
-    /// Reads a PEFT LoRA adapter, attaches it as `name` to the Linear layers it names, and loads its weights.
-    @discardableResult
-    public static func load(into model: Module, from folder: URL, name: String = "default") throws -> LoRAConfiguration {
-        let configURL = folder.appendingPathComponent("adapter_config.json")
-        guard let data = try? Data(contentsOf: configURL),
-            let fields = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { throw AdapterError(description: "\(configURL.path): cannot read the adapter config") }
-        guard (fields["peft_type"] as? String) == "LORA", (fields["use_dora"] as? Bool) != true else {
-            throw AdapterError(description: "\(configURL.path): only plain LoRA adapters (peft_type LORA, use_dora false) are supported")
+    /// The outermost modules whose path matches one of `patterns`, in tree order.
+    static func modulesToSave(in model: Module, patterns: [String]) throws -> [(path: String, module: Module)] {
+        let expressions = try patterns.map { try NSRegularExpression(pattern: $0) }
+        var result: [(path: String, module: Module)] = []
+        for (path, module) in model.namedModules() where !path.isEmpty {
+            guard expressions.contains(where: { $0.firstMatch(in: path, range: NSRange(path.startIndex..., in: path)) != nil }),
+                !result.contains(where: { path.hasPrefix($0.path + ".") })
+            else { continue }
+            result.append((path, module))
         }
-        guard let rank = fields["r"] as? Int, let alpha = (fields["lora_alpha"] as? NSNumber)?.floatValue else {
-            throw AdapterError(description: "\(configURL.path): missing key 'r' or 'lora_alpha'")
-        }
-        let file = try SafeTensorsFile(contentsOf: folder.appendingPathComponent("adapter_model.safetensors"))
-        let paths = Set(file.entries.keys.compactMap { key -> String? in
-            guard key.hasPrefix("base_model.model."), key.hasSuffix(".lora_A.weight") else { return nil }
-            return String(key.dropFirst("base_model.model.".count).dropLast(".lora_A.weight".count))
-        })
-        let configuration = LoRAConfiguration(
-            rank: rank, alpha: alpha, dropout: (fields["lora_dropout"] as? NSNumber)?.floatValue ?? 0,
-            rankStabilized: fields["use_rslora"] as? Bool ?? false,
-            targetModules: paths.sorted().map { "^" + NSRegularExpression.escapedPattern(for: $0) + "$" })
-        try LoRA.apply(to: model, configuration: configuration, name: name, generator: RandomGenerator(seed: 0))
-        var weights: [String: Tensor] = [:]
-        for path in paths {
-            weights["\(path).lora_A.\(name).weight"] = try file.tensor("base_model.model.\(path).lora_A.weight")
-            weights["\(path).lora_B.\(name).weight"] = try file.tensor("base_model.model.\(path).lora_B.weight")
-        }
-        let report = try model.load(stateDict: weights, strict: false)
-        guard report.unexpected.isEmpty, report.misShaped.isEmpty else {
-            throw AdapterError(description: "\(folder.path): adapter does not fit the model:\n\(report)")
-        }
-        return configuration
+        return result
+    }
+
+    /// Whether a parameter key inside a module belongs to an adapter (`lora_A.<name>.weight`, …).
+    static func isAdapterParameter(_ key: String) -> Bool {
+        key.split(separator: ".").contains { ["lora_A", "lora_B", "lora_magnitude_vector"].contains($0) }
     }
 }

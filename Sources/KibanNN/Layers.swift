@@ -20,7 +20,8 @@ public enum Initialization {
 
 /// y = x Wᵀ + b, with W stored (D, C) as in PyTorch so checkpoints load unchanged.
 /// LoRA adapters attach here (``LoRA/apply(to:configuration:name:trainable:generator:)``); their
-/// weights appear as children `lora_A.<name>` and `lora_B.<name>` as in PEFT's live modules.
+/// weights appear as children `lora_A.<name>`, `lora_B.<name>` and, for DoRA,
+/// `lora_magnitude_vector.<name>` as in PEFT's live modules.
 public final class Linear: Module {
     public let weight: Parameter
     public let bias: Parameter?
@@ -43,14 +44,18 @@ public final class Linear: Module {
     override public var children: [(key: String, module: Module)] {
         adapters.flatMap { name, adapter in
             [("lora_A.\(name)", adapter.down as Module), ("lora_B.\(name)", adapter.up as Module), ("lora_dropout.\(name)", adapter.dropout as Module)]
+                + (adapter.magnitude.map { [("lora_magnitude_vector.\(name)", $0 as Module)] } ?? [])
         }
     }
 
     /// x: (…, C) → (…, D), one fused op (bias accumulated by the GEMM), plus the active adapter's
-    /// low-rank update unless it is merged.
+    /// low-rank update (or DoRA's rescaled one) unless it is merged.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let base = Tensor.linear(x, weight: weight.value, bias: bias?.value)
         guard !isMerged, let adapter = active else { return base }
+        if let magnitude = adapter.magnitude {
+            return base + adapter.doraUpdate(x, magnitude: magnitude, baseOutput: base, weight: weight.value, bias: bias?.value)
+        }
         return base + adapter(x)
     }
 }

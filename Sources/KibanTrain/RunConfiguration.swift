@@ -1,4 +1,5 @@
 import Foundation
+import KibanNN
 
 /// A fine-tuning run, as `Configs/<run>.yaml` describes it. Every field has a default; a file
 /// gives only what differs, and `--set key.path=value` overrides either. YAML keys are the field
@@ -101,6 +102,13 @@ public struct RunConfiguration: Codable, Sendable {
         public var targetModules = ["query$", "value$"]
         /// Regular expressions of modules trained in full alongside (the task head by default).
         public var modulesToSave = ["^classifier"]
+
+        /// The adapter configuration (PEFT's `LoraConfig`) these fields describe.
+        public var configuration: LoRAConfiguration {
+            LoRAConfiguration(
+                rank: r, alpha: loraAlpha, dropout: loraDropout, rankStabilized: useRslora, targetModules: targetModules,
+                useDoRA: useDora, modulesToSave: modulesToSave)
+        }
     }
 
     /// AdamW.

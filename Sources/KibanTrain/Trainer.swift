@@ -91,10 +91,7 @@ public final class Trainer {
     }
 
     static func attachAdapters(_ lora: RunConfiguration.LoRA, to module: Module, generator: RandomGenerator) throws {
-        guard !lora.useDora else { throw ConfigTree.ConfigError("key 'lora.use_dora': DoRA is not available in this build") }
-        let configuration = LoRAConfiguration(
-            rank: lora.r, alpha: lora.loraAlpha, dropout: lora.loraDropout, rankStabilized: lora.useRslora, targetModules: lora.targetModules)
-        try LoRA.apply(to: module, configuration: configuration, trainable: lora.modulesToSave, generator: generator)
+        try LoRA.apply(to: module, configuration: lora.configuration, generator: generator)
     }
 
     /// Micro-batches per epoch and updates in the whole run.
@@ -266,10 +263,8 @@ public final class Trainer {
         if config.train.testAtEnd && !data.test.isEmpty { metrics.merge(evaluate(data.test, prefix: "test")) { $1 } }
         if config.lora.enabled {
             try PEFTAdapterFolder.save(
-                model: task.module,
-                configuration: LoRAConfiguration(rank: config.lora.r, alpha: config.lora.loraAlpha, dropout: config.lora.loraDropout,
-                                                 rankStabilized: config.lora.useRslora, targetModules: config.lora.targetModules),
-                baseModel: config.model.path, to: output.appendingPathComponent("adapter"))
+                model: task.module, configuration: config.lora.configuration, baseModel: config.model.path,
+                to: output.appendingPathComponent("adapter"))
         }
         try CurvePlot.write(log: log, monitor: config.train.monitor, to: output.appendingPathComponent("curves.svg"))
         let summary = TrainingSummary(

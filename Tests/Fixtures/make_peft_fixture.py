@@ -1,10 +1,27 @@
-"""A LoRA adapter trained by PEFT, for Kiban to load (`Tests/KibanModelsTests/PEFTFixtureTests.swift`).
+"""Adapters made by PEFT, for Kiban to load (`Tests/KibanModelsTests/PEFTFixtureTests.swift`,
+`PEFTWeightedAdapterTests.swift`).
 
-Rebuilds the tiny EsmForMaskedLM of `esm_mlm.safetensors` (its config and weights), wraps
-query/value with `peft.LoraConfig(r=4, lora_alpha=8, target_modules=["query", "value"])`, trains
-5 AdamW steps on the fixture batch so B is non-zero, and writes into `peft_esm/`:
-`adapter_config.json` + `adapter_model.safetensors` (PEFT's own `save_pretrained`) and
-`logits.safetensors` with the adapted model's float32 logits on the fixture inputs (eval mode).
+Rebuilds the tiny EsmForMaskedLM of `esm_mlm.safetensors` (its config and weights) and writes:
+
+* `peft_esm/`: `peft.LoraConfig(r=4, lora_alpha=8, target_modules=["query", "value"])` trained 5
+  AdamW steps on the fixture batch so B is non-zero; `adapter_config.json` +
+  `adapter_model.safetensors` (PEFT's own `save_pretrained`), `logits.safetensors` (float32
+  logits of the float32 model, eval mode) and `gradients.safetensors` (below).
+* `peft_esm_dora/`: the same with `use_dora=True`, so each adapted Linear also has the magnitude
+  vector `lora_magnitude_vector` (one value per output feature); adapter files + `gradients.safetensors`.
+* `peft_weighted/`: three LoRA adapters with random A and B (`init_lora_weights=False`): `a` (r 4,
+  α 8, query + value), `b` (r 4, α 2, query + value), `c` (r 2, α 6, query only), and two made by
+  `add_weighted_adapter`: `linear` = linear([a, b], [0.7, -0.4]) and `cat` = cat([a, c], [0.5, 1.5]);
+  one folder per adapter (`save_pretrained(selected_adapters=...)`), and `logits.safetensors` with
+  the float64 logits of `linear` and `cat` active (`logits.linear`, `logits.cat`).
+
+`gradients.safetensors` evaluates the saved adapter on the fixture batch in float64 (the float32
+weights converted exactly; eval mode, all dropout 0): `input.*`, `logits`, `loss` (mean masked-LM
+cross-entropy, shape (1,)) and `grad.<name>` for every trainable parameter under its live module
+name without PEFT's `base_model.model.` prefix, e.g.
+`grad.esm.encoder.layer.0.attention.self.query.lora_magnitude_vector.default.weight` (Kiban's
+parameter names). DoRA's weight norm ‖W + scaling·B·A‖ is detached in PEFT's forward, so these
+gradients treat it as a constant.
 
     python3 Tests/Fixtures/make_peft_fixture.py
 """
@@ -19,7 +36,6 @@ from safetensors.torch import save_file
 from transformers import EsmConfig, EsmForMaskedLM
 
 HERE = Path(__file__).resolve().parent
-OUTPUT = HERE / "peft_esm"
 
 
 def base_model():
@@ -32,24 +48,95 @@ def base_model():
     return model, tensors
 
 
-def main():
+def fixture_inputs(tensors):
+    return {"input_ids": tensors["input.input_ids"], "attention_mask": tensors["input.attention_mask"]}
+
+
+def train(peft_model, tensors, steps=5):
+    """Full-batch AdamW steps (lr 5e-2) on the fixture's masked-LM loss."""
+    optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=5e-2)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        peft_model(**fixture_inputs(tensors), labels=tensors["input.labels"]).loss.backward()
+        optimizer.step()
+
+
+def save_adapter(peft_model, folder, **kwargs):
+    peft_model.save_pretrained(folder, **kwargs)
+    (folder / "README.md").unlink(missing_ok=True)  # PEFT's generated model card
+
+
+def write_gradients(peft_model, tensors, path):
+    """Logits, loss and trainable-parameter gradients in float64 (see the module docstring)."""
+    peft_model.double()
+    peft_model.eval()
+    peft_model.zero_grad()
+    inputs = fixture_inputs(tensors)
+    output = peft_model(**inputs, labels=tensors["input.labels"])
+    output.loss.backward()
+    gradients = {
+        f"grad.{name.removeprefix('base_model.model.')}": parameter.grad.detach().clone()
+        for name, parameter in peft_model.named_parameters() if parameter.requires_grad
+    }
+    assert gradients and all(g.abs().sum() > 0 for g in gradients.values()), "every adapter parameter gets a gradient"
+    save_file({
+        "logits": output.logits.detach().contiguous(), "loss": output.loss.detach().reshape(1), **gradients,
+        **{f"input.{k}": v for k, v in inputs.items()}, "input.labels": tensors["input.labels"],
+    }, str(path))
+
+
+def make_trained(name, **lora):
+    """peft_esm (LoRA) or peft_esm_dora (DoRA): train, save, record logits and gradients."""
     torch.manual_seed(0)
     model, tensors = base_model()
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["query", "value"]))
-    optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=5e-2)
-    inputs = {"input_ids": tensors["input.input_ids"], "attention_mask": tensors["input.attention_mask"]}
-    for _ in range(5):
-        optimizer.zero_grad()
-        peft_model(**inputs, labels=tensors["input.labels"]).loss.backward()
-        optimizer.step()
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["query", "value"], **lora))
+    train(peft_model, tensors)
     peft_model.eval()
-    OUTPUT.mkdir(exist_ok=True)
-    peft_model.save_pretrained(OUTPUT)
-    (OUTPUT / "README.md").unlink(missing_ok=True)  # PEFT's generated model card
-    with torch.no_grad():
-        logits = peft_model(**inputs).logits
-    save_file({"logits": logits.contiguous(), **{f"input.{k}": v for k, v in inputs.items()}}, str(OUTPUT / "logits.safetensors"))
-    print(f"wrote {OUTPUT}")
+    output = HERE / name
+    output.mkdir(exist_ok=True)
+    save_adapter(peft_model, output)
+    if not lora:  # the float32 logits the first PEFT fixture test reads
+        inputs = fixture_inputs(tensors)
+        with torch.no_grad():
+            logits = peft_model(**inputs).logits
+        save_file({"logits": logits.contiguous(), **{f"input.{k}": v for k, v in inputs.items()}}, str(output / "logits.safetensors"))
+    write_gradients(peft_model, tensors, output / "gradients.safetensors")
+    print(f"wrote {output}")
+
+
+def make_weighted():
+    """peft_weighted: a, b, c and their add_weighted_adapter combinations `linear` and `cat`."""
+    torch.manual_seed(0)
+    model, tensors = base_model()
+    adapters = {
+        "a": LoraConfig(r=4, lora_alpha=8, target_modules=["query", "value"], init_lora_weights=False),
+        "b": LoraConfig(r=4, lora_alpha=2, target_modules=["query", "value"], init_lora_weights=False),
+        "c": LoraConfig(r=2, lora_alpha=6, target_modules=["query"], init_lora_weights=False),
+    }
+    peft_model = get_peft_model(model, adapters["a"], adapter_name="a")
+    for name in ("b", "c"):
+        peft_model.add_adapter(name, adapters[name])
+    peft_model.add_weighted_adapter(["a", "b"], [0.7, -0.4], "linear", combination_type="linear")
+    peft_model.add_weighted_adapter(["a", "c"], [0.5, 1.5], "cat", combination_type="cat")
+    output = HERE / "peft_weighted"
+    output.mkdir(exist_ok=True)
+    save_adapter(peft_model, output, selected_adapters=["a", "b", "c", "linear", "cat"])
+    peft_model.double()
+    peft_model.eval()
+    inputs = fixture_inputs(tensors)
+    logits = {}
+    for name in ("linear", "cat"):
+        peft_model.set_adapter(name)
+        with torch.no_grad():
+            logits[f"logits.{name}"] = peft_model(**inputs).logits.contiguous()
+    save_file({**logits, **{f"input.{k}": v for k, v in inputs.items()}}, str(output / "logits.safetensors"))
+    print(f"wrote {output}")
+
+
+def main():
+    make_trained("peft_esm")
+    make_trained("peft_esm_dora", use_dora=True)
+    make_weighted()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@
   keys, and its logits on Kiban's inputs equal Kiban's within 1e-4.
 * `peft_base/` + `peft_adapter/`: `PeftModel.from_pretrained` loads Kiban's LoRA adapter onto the
   base model and gives Kiban's logits within 1e-4.
+* `peft_dora_base/` + `peft_dora_adapter/`: the same for a DoRA adapter with a `rank_pattern`, an
+  `alpha_pattern` and `lm_head.dense` in `modules_to_save`.
+* `minilm_lora/`: a LoRA adapter with a `classifier` in `modules_to_save` for all-MiniLM-L6-v2 as
+  `BertForSequenceClassification` (3 labels; the base folder is the adapter's
+  `base_model_name_or_path`) gives Kiban's logits and last hidden states within 1e-4.
 * `checkpoint.h5`: h5py reads every parameter with the expected name and shape, the optimizer
   moments and the provenance attributes.
 
@@ -21,7 +26,8 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file
 from peft import PeftModel
-from transformers import AutoModelForMaskedLM
+from peft.utils import ModulesToSaveWrapper
+from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification
 
 RESULTS = []
 
@@ -44,16 +50,44 @@ def check_masked_lm(folder):
     check(f"{folder.name}: logits equal Kiban's", difference <= 1e-4, f"max |Δ| = {difference:.2e}")
 
 
-def check_peft_adapter(directory):
-    base = AutoModelForMaskedLM.from_pretrained(directory / "peft_base")
-    model = PeftModel.from_pretrained(base, directory / "peft_adapter")
+def check_modules_to_save(model, folder, label):
+    """Every module the adapter config names in modules_to_save is wrapped as PEFT's ModulesToSaveWrapper."""
+    names = json.loads((folder / "adapter_config.json").read_text())["modules_to_save"] or []
+    wrapped = {name for name, module in model.base_model.model.named_modules() if isinstance(module, ModulesToSaveWrapper)}
+    check(f"{label}: modules_to_save wrapped by PEFT", names and set(names) <= wrapped, f"{names} vs {sorted(wrapped)}")
+
+
+def check_peft_adapter(directory, base_name, adapter_name, label):
+    base = AutoModelForMaskedLM.from_pretrained(directory / base_name)
+    model = PeftModel.from_pretrained(base, directory / adapter_name)
     model.eval()
-    reference = load_file(directory / "peft_adapter" / "kiban_logits.safetensors")
+    if json.loads((directory / adapter_name / "adapter_config.json").read_text())["modules_to_save"]:
+        check_modules_to_save(model, directory / adapter_name, f"peft {label}")
+    reference = load_file(directory / adapter_name / "kiban_logits.safetensors")
     with torch.no_grad():
         logits = model(input_ids=torch.from_numpy(reference["input_ids"]),
                        attention_mask=torch.from_numpy(reference["attention_mask"])).logits.numpy()
     difference = float(np.abs(logits - reference["logits"]).max())
-    check("peft: Kiban LoRA adapter gives Kiban's logits", difference <= 1e-4, f"max |Δ| = {difference:.2e}")
+    check(f"peft: Kiban {label} adapter gives Kiban's logits", difference <= 1e-4, f"max |Δ| = {difference:.2e}")
+
+
+def check_minilm_adapter(directory):
+    folder = directory / "minilm_lora"
+    if not folder.is_dir():
+        check("minilm: Kiban wrote the adapter", False, f"{folder} is missing (all-MiniLM-L6-v2 not fetched?)")
+        return
+    config = json.loads((folder / "adapter_config.json").read_text())
+    base = AutoModelForSequenceClassification.from_pretrained(config["base_model_name_or_path"], num_labels=3)
+    model = PeftModel.from_pretrained(base, folder)
+    model.eval()
+    check_modules_to_save(model, folder, "minilm")
+    reference = load_file(folder / "kiban_logits.safetensors")
+    with torch.no_grad():
+        output = model(input_ids=torch.from_numpy(reference["input_ids"]),
+                       attention_mask=torch.from_numpy(reference["attention_mask"]), output_hidden_states=True)
+    for name, value in (("logits", output.logits), ("last_hidden_state", output.hidden_states[-1])):
+        difference = float(np.abs(value.numpy() - reference[name]).max())
+        check(f"minilm: Kiban LoRA + classifier adapter gives Kiban's {name}", difference <= 1e-4, f"max |Δ| = {difference:.2e}")
 
 
 def check_checkpoint(directory):
@@ -79,7 +113,9 @@ def main():
     directory = Path(sys.argv[1])
     check_masked_lm(directory / "esm")
     check_masked_lm(directory / "bert")
-    check_peft_adapter(directory)
+    check_peft_adapter(directory, "peft_base", "peft_adapter", "LoRA")
+    check_peft_adapter(directory, "peft_dora_base", "peft_dora_adapter", "DoRA")
+    check_minilm_adapter(directory)
     check_checkpoint(directory)
     passed = sum(RESULTS)
     print(f"{passed} passed, {len(RESULTS) - passed} failed")

@@ -37,23 +37,27 @@ struct ModelFixture {
         return Tensor(shape: mask.shape, values: mask.values.map(Float.init))
     }
 
-    /// |a − r| ≤ 1e-5·max|r| + 1e-4·|r| elementwise.
-    func expectValues(_ actual: Tensor, _ name: String) throws {
+    /// |a − r| ≤ 1e-5·max|r| + 1e-4·|r| elementwise. Returns the largest |a − r|.
+    @discardableResult
+    func expectValues(_ actual: Tensor, _ name: String) throws -> Double {
         let (shape, reference) = try file.doubles(name)
         let mismatches = ReferenceComparison.valueMismatches(actual, shape: shape, reference: reference)
         #expect(mismatches.isEmpty, "\(name): \(mismatches.count) values off, first \(mismatches.first ?? "")")
+        return zip(actual.toArray(), reference).map { abs(Double($0) - $1) }.max() ?? .infinity
     }
 
     /// ‖Δ‖₂/‖r‖₂ ≤ 1e-3 for every parameter's gradient. A gradient that is zero in exact
     /// arithmetic (attention key biases: softmax ignores a per-row shift) has a float64 reference
     /// of rounding noise (‖r‖ < 1e-12), where a ratio means nothing; there Kiban's float32
     /// gradient must stay at float32 noise, ‖g‖ ≤ 1e-6. Tied parameters are looked up under
-    /// whichever of their names the fixture uses.
-    func expectGradients(of module: Module) throws {
+    /// whichever of their names the fixture uses. `trainableOnly` skips frozen parameters (an
+    /// adapter's fixture has gradients for the adapter alone). Returns the worst relative error.
+    @discardableResult
+    func expectGradients(of module: Module, trainableOnly: Bool = false) throws -> Double {
         var names: [ObjectIdentifier: [String]] = [:]
         for (name, parameter) in module.namedParameters() { names[ObjectIdentifier(parameter), default: []].append(name) }
-        var checked = 0
-        for (name, parameter) in module.uniqueParameters() where !parameter.isBuffer {
+        var checked = 0, worst = 0.0
+        for (name, parameter) in module.uniqueParameters() where !parameter.isBuffer && !(trainableOnly && parameter.isFrozen) {
             let aliases = names[ObjectIdentifier(parameter)] ?? [name]
             guard let key = aliases.map({ "grad.\($0)" }).first(where: { file.entries[$0] != nil }) else {
                 Issue.record("no reference gradient for \(aliases)")
@@ -64,9 +68,10 @@ struct ModelFixture {
             let isZero = reference.map { $0 * $0 }.reduce(0, +).squareRoot() < 1e-12
             let error = ReferenceComparison.relativeError(actual, reference: reference)
             #expect(error <= (isZero ? 1e-6 : ReferenceComparison.gradientTolerance), "\(key): error \(error)")
-            checked += 1
+            (checked, worst) = (checked + 1, max(worst, error))
         }
         #expect(checked > 0)
+        return worst
     }
 
     /// Replays the fixture's 10 training steps: AdamW(lr 1e-2, decay 0.01 on every parameter),

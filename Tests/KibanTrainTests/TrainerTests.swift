@@ -1,5 +1,6 @@
 import Foundation
 import KibanIO
+import KibanModels
 import Testing
 
 @testable import KibanTrain
@@ -102,5 +103,33 @@ struct TrainerTests {
         #expect(try SHA256.hexDigest(ofFile: last) == before, "the old checkpoint is untouched")
         let trainer = try Trainer(config: config)
         #expect(try Checkpoint.load(from: last, into: trainer.task.module, optimizer: trainer.optimizer, generator: trainer.generator).step == 4)
+    }
+}
+
+/// LoRA and DoRA runs train only the adapters and the head, and save a PEFT adapter folder.
+@Suite("Trainer with adapters")
+struct TrainerAdapterTests {
+    @Test(arguments: [false, true])
+    func adapterRunKeepsTheBaseAndSavesTheAdapter(dora: Bool) throws {
+        let folder = try TrainerFixture.folder("adapters-\(dora)")
+        try TrainerFixture.writeInputs(in: folder)
+        var config = TrainerFixture.classification(in: folder, output: "run")
+        (config.lora.enabled, config.lora.useDora, config.lora.r) = (true, dora, 4)
+        config.optimizer.lr = 1e-2
+        let trainer = try Trainer(config: config)
+        let base = trainer.task.module.stateDict().filter { !$0.key.contains("lora_") && !$0.key.hasPrefix("classifier") }
+            .mapValues { $0.toArray().map(\.bitPattern) }
+        let head = trainer.task.module.stateDict()["classifier.dense.weight"]!.toArray()
+        try trainer.run()
+        let after = trainer.task.module.stateDict()
+        for (name, bits) in base { #expect(after[name]!.toArray().map(\.bitPattern) == bits, "\(name) changed") }
+        #expect(after["classifier.dense.weight"]!.toArray() != head, "the head (modules_to_save) trains")
+        let adapter = folder.appendingPathComponent("run/adapter")
+        let reloaded = try Trainer(config: TrainerFixture.classification(in: folder, output: "probe")).task.module
+        let configuration = try PEFTAdapterFolder.load(into: reloaded, from: adapter)
+        #expect(configuration.useDoRA == dora)
+        for (name, value) in reloaded.stateDict() where name.contains("lora_") || name.hasPrefix("classifier") {
+            #expect(value.toArray() == after[name]!.toArray(), "\(name) differs after the PEFT round trip")
+        }
     }
 }
