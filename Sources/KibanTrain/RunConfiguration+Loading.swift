@@ -51,9 +51,6 @@ extension RunConfiguration {
         if model.initialize != .scratch && model.path.isEmpty {
             throw ConfigError("\(file): key 'model.path': needed when model.initialize is \(model.initialize.rawValue)")
         }
-        if model.initialize != .scratch && !FileManager.default.fileExists(atPath: model.path) {
-            throw ConfigError("\(file): key 'model.path': '\(model.path)' does not exist")
-        }
         if data.maxLength < 3 { throw ConfigError("\(file): key 'data.max_length' must leave room for special tokens (≥ 3)") }
     }
 

@@ -26,6 +26,9 @@ enum TaskModelBuilder {
     /// The task model, with the base weights loaded. `statistics` of the training split set class
     /// weights and target normalisation.
     static func build(_ config: RunConfiguration, data: TrainingData, generator: RandomGenerator) throws -> (TaskModel, String) {
+        if config.model.initialize != .scratch && !FileManager.default.fileExists(atPath: config.model.path) {
+            throw ConfigError("key 'model.path': '\(config.model.path)' does not exist (model.initialize is \(config.model.initialize.rawValue))")
+        }
         switch config.model.family {
         case .esm: return try esm(config, data: data, generator: generator)
         case .bert: return try bert(config, data: data, generator: generator)

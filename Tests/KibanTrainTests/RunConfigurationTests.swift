@@ -48,3 +48,15 @@ import Testing
         }
     }
 }
+
+/// The run configs in `Configs/` (top-level `run:`) parse and validate.
+@Suite struct CommittedRunConfigTests {
+    @Test func everyCommittedRunConfigLoads() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Configs").standardizedFileURL
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { name in
+            name.hasSuffix(".yaml") && (try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8))?.contains("\nrun:\n") == true
+        }
+        #expect(files.count >= 5)
+        for file in files { _ = try RunConfiguration.load(path: folder.appendingPathComponent(file).path) }
+    }
+}
