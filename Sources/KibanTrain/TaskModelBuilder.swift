@@ -23,15 +23,17 @@ enum TaskModelBuilder {
         }
     }
 
-    /// The task model, with the base weights loaded. `statistics` of the training split set class
-    /// weights and target normalisation.
-    static func build(_ config: RunConfiguration, data: TrainingData, generator: RandomGenerator) throws -> (TaskModel, String) {
+    /// The task model with the base weights loaded, and a one-line load report. The training split
+    /// sets class weights and target normalisation.
+    static func build(
+        _ config: RunConfiguration, data: TrainingData, tokenizer: SequenceTokenizer, generator: RandomGenerator
+    ) throws -> (TaskModel, String) {
         if config.model.initialize != .scratch && !FileManager.default.fileExists(atPath: config.model.path) {
             throw ConfigError("key 'model.path': '\(config.model.path)' does not exist (model.initialize is \(config.model.initialize.rawValue))")
         }
         switch config.model.family {
         case .esm: return try esm(config, data: data, generator: generator)
-        case .bert: return try bert(config, data: data, generator: generator)
+        case .bert: return try bert(config, data: data, tokenizer: tokenizer, generator: generator)
         case .materials: return try materials(config, data: data, generator: generator)
         }
     }
@@ -48,11 +50,7 @@ enum TaskModelBuilder {
             }
             esmConfig = loaded
         }
-        let padID = esmConfig.padTokenID, maxLength = config.data.maxLength
-        let tokens = { (examples: [Example], training: Bool, generator: RandomGenerator) in
-            Batching.pad(examples.map(\.tokens), indices: [], maximumLength: maxLength, padID: padID,
-                         policy: training ? .randomCrop : .truncate, generator: generator)
-        }
+        let tokens = tokenBatches(padID: esmConfig.padTokenID, maxLength: config.data.maxLength)
         switch config.task.kind {
         case .maskedLM:
             let model = EsmForMaskedLM(esmConfig, generator: generator)
@@ -73,24 +71,27 @@ enum TaskModelBuilder {
         }
     }
 
-    private static func bert(_ config: RunConfiguration, data: TrainingData, generator: RandomGenerator) throws -> (TaskModel, String) {
+    private static func bert(
+        _ config: RunConfiguration, data: TrainingData, tokenizer: SequenceTokenizer, generator: RandomGenerator
+    ) throws -> (TaskModel, String) {
         guard config.model.initialize == .huggingface else {
             throw ConfigError("key 'model.initialize': the bert family starts from a Hugging Face folder (model.path)")
         }
         var bertConfig = try HuggingFaceFolder.config(BertConfig.self, in: URL(fileURLWithPath: config.model.path))
         bertConfig.labelCount = config.task.numLabels
-        let padID = bertConfig.padTokenID, maxLength = config.data.maxLength
-        let tokens = { (examples: [Example], training: Bool, generator: RandomGenerator) in
-            Batching.pad(examples.map(\.tokens), indices: [], maximumLength: maxLength, padID: padID,
-                         policy: training ? .randomCrop : .truncate, generator: generator)
-        }
+        let tokens = tokenBatches(padID: bertConfig.padTokenID, maxLength: config.data.maxLength)
         switch config.task.kind {
         case .maskedLM:
             let model = BertForMaskedLM(bertConfig, generator: generator)
             let report = try loadBase(config, into: model, encoderPrefix: "bert")
-            let special = Set([bertConfig.padTokenID, 100, 101, 102, 103])
+            guard case .wordPiece(let wordPiece) = tokenizer, let maskID = wordPiece.id(of: "[MASK]") else {
+                throw ConfigError("model.path '\(config.model.path)': the tokenizer has no [MASK] token")
+            }
+            let special = Set(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].compactMap { wordPiece.id(of: $0) })
+            // Random replacements skip ids below 999: BERT vocabularies keep [PAD], [unusedN] and the
+            // special tokens there.
             let task = maskedLanguageModel(model, config: config, vocabulary: bertConfig.vocabularySize,
-                                           maskable: { !special.contains($0) }, maskID: 103,
+                                           maskable: { !special.contains($0) }, maskID: maskID,
                                            randomTokens: 999..<bertConfig.vocabularySize, batch: tokens) { model($0, attentionMask: $1) }
             return (task, report)
         case .sequenceClassification, .sequenceRegression:
@@ -138,6 +139,14 @@ enum TaskModelBuilder {
     }
 
     // MARK: Tasks
+
+    /// Examples → a padded batch; training crops long sequences at random, evaluation truncates.
+    private static func tokenBatches(padID: Int, maxLength: Int) -> ([Example], Bool, RandomGenerator) -> TokenBatch {
+        { examples, training, generator in
+            Batching.pad(examples.map(\.tokens), indices: [], maximumLength: maxLength, padID: padID,
+                         policy: training ? .randomCrop : .truncate, generator: generator)
+        }
+    }
 
     /// Masked-LM: 15 % of maskable tokens corrupted (80/10/10), loss on those positions.
     private static func maskedLanguageModel(

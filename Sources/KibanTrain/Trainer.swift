@@ -81,7 +81,7 @@ public final class Trainer {
         let tokenizer = try TaskModelBuilder.tokenizer(for: config)
         data = try TrainingDataLoader.load(config, tokenizer: tokenizer)
         generator = RandomGenerator(seed: UInt64(config.run.seed))
-        (task, baseReport) = try TaskModelBuilder.build(config, data: data, generator: generator)
+        (task, baseReport) = try TaskModelBuilder.build(config, data: data, tokenizer: tokenizer, generator: generator)
         if config.lora.enabled { try Self.attachAdapters(config.lora, to: task.module, generator: generator) }
         optimizer = AdamW(
             buffer: ParameterBuffer(module: task.module), learningRate: config.optimizer.lr, beta1: config.optimizer.beta1,
