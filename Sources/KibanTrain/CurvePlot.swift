@@ -1,14 +1,17 @@
 import Foundation
 
-/// Loss and metric curves as a self-contained SVG: training loss per update (and its validation
-/// loss) on the left, the monitored validation metric on the right, both against updates.
+/// Loss and metric curves as a self-contained SVG: training loss per update with its moving mean
+/// and the validation loss on the left, the monitored validation metric on the right, against updates.
 enum CurvePlot {
     static func write(log: MetricsLog, monitor: String, to url: URL) throws {
         let records = log.records()
         let train = records.filter { $0["kind"] as? String == "train" }.compactMap(point("loss"))
         let validationLoss = records.filter { $0["kind"] as? String == "eval" }.compactMap(point("validation_loss"))
         let metric = records.filter { $0["kind"] as? String == "eval" }.compactMap(point(monitor))
-        let left = panel(title: "loss", series: [("train", "#4477aa", train), ("validation", "#ee6677", validationLoss)], x: 0)
+        let left = panel(
+            title: "loss",
+            series: [("train", "#bbccee", train), ("train, moving mean", "#4477aa", movingMean(train)), ("validation", "#ee6677", validationLoss)],
+            x: 0)
         let right = panel(title: monitor, series: [(monitor, "#228833", metric)], x: 420)
         let svg = """
             <svg xmlns="http://www.w3.org/2000/svg" width="840" height="320" font-family="sans-serif" font-size="11">
@@ -19,6 +22,17 @@ enum CurvePlot {
 
             """
         try svg.write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    /// The mean over a trailing window of about 2 % of the points (at least 1).
+    static func movingMean(_ points: [(Double, Double)]) -> [(Double, Double)] {
+        let window = max(1, points.count / 50)
+        var sum = 0.0
+        return points.enumerated().map { index, point in
+            sum += point.1
+            if index >= window { sum -= points[index - window].1 }
+            return (point.0, sum / Double(min(index + 1, window)))
+        }
     }
 
     private static func point(_ key: String) -> ([String: Any]) -> (Double, Double)? {
@@ -51,7 +65,7 @@ enum CurvePlot {
         for (index, (name, colour, data)) in series.enumerated() where !data.isEmpty {
             let marker = data.count == 1 ? "<circle cx=\"\(position(data[0]).split(separator: ",")[0])\" cy=\"\(position(data[0]).split(separator: ",")[1])\" r=\"3\" fill=\"\(colour)\"/>" : ""
             parts.append("<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\" points=\"\(data.map(position).joined(separator: " "))\"/>\(marker)")
-            parts.append("<text x=\"\(left + width - 100)\" y=\"\(top + 16 + 14 * Double(index))\" fill=\"\(colour)\">\(name)</text>")
+            parts.append("<text x=\"\(left + width - 120)\" y=\"\(top + 16 + 14 * Double(index))\" fill=\"\(colour)\">\(name)</text>")
         }
         return parts.joined(separator: "\n")
     }
