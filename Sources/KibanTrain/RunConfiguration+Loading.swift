@@ -31,7 +31,7 @@ extension RunConfiguration {
     /// Values the types alone do not rule out.
     func validate(file: String) throws {
         let positive: [(String, Int)] = [
-            ("train.batch_size", train.batchSize), ("train.accumulation", train.accumulation), ("data.max_length", data.maxLength),
+            ("train.batch_size", train.batchSize), ("train.accumulation", train.accumulation), ("train.length_bucketing", train.lengthBucketing), ("data.max_length", data.maxLength),
             ("task.num_labels", task.numLabels),
         ]
         for (key, value) in positive where value <= 0 { throw ConfigError("\(file): key '\(key)' must be positive (is \(value))") }

@@ -139,6 +139,9 @@ public struct RunConfiguration: Codable, Sendable {
         public var batchSize = 32
         /// Micro-batches per update.
         public var accumulation = 1
+        /// Batches per length-sorted window when batching (similar lengths pad less); 1 is a plain
+        /// shuffle, as PyTorch's sampler.
+        public var lengthBucketing = 50
         /// Global gradient-norm clip (0: off).
         public var clipNorm = 1.0
         /// Classification: `balanced` (n / (classes · count)) or empty.

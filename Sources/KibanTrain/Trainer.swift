@@ -115,7 +115,7 @@ public final class Trainer {
     func batches(epoch: Int) -> [[Int]] {
         Batching.lengthBucketed(
             Array(data.train.indices), lengths: { self.data.train[$0].tokens.count }, batchSize: config.train.batchSize,
-            seed: UInt64(config.run.seed) &* 1_000_003 &+ UInt64(epoch))
+            seed: UInt64(config.run.seed) &* 1_000_003 &+ UInt64(epoch), bucketBatches: config.train.lengthBucketing)
     }
 
     /// Trains to the end (or an early stop), then evaluates the best checkpoint.
