@@ -26,7 +26,7 @@ def run_record(path, runs, metric):
     parts = path.relative_to(runs).parent.parts
     seed = next((int(p[4:]) for p in parts if re.fullmatch(r"seed\d+", p)), data.get("seed", 0))
     fold = next((int(p[4:]) for p in parts if re.fullmatch(r"fold\d+", p)), None)
-    name = "/".join(p for p in parts if not re.fullmatch(r"(seed|fold)\d+", p)) or "run"
+    name = "/".join(p for p in parts if not re.fullmatch(r"(seed|fold)\d+", p)) or runs.name
     metrics = data.get("metrics", data)
     return {
         "configuration": name, "seed": seed, "fold": fold, metric: metrics.get(metric),
@@ -38,15 +38,17 @@ def run_record(path, runs, metric):
 
 
 def summarise(records, metric):
-    """Mean over folds per seed, then mean ± std over seeds."""
-    by_seed = defaultdict(list)
+    """Mean over folds per seed, then mean ± std over seeds; also the mean over seeds per fold."""
+    by_seed, by_fold = defaultdict(list), defaultdict(list)
     for record in records:
         if record[metric] is not None:
             by_seed[record["seed"]].append(record[metric])
+            by_fold[record["fold"]].append(record[metric])
     per_seed = {seed: statistics.mean(values) for seed, values in sorted(by_seed.items())}
     values = list(per_seed.values())
     return {
         "per_seed": per_seed, "mean": statistics.mean(values) if values else None,
+        "per_fold": {fold: statistics.mean(v) for fold, v in sorted(by_fold.items(), key=lambda item: str(item[0]))},
         "std": statistics.stdev(values) if len(values) > 1 else 0.0, "seeds": len(values),
         "runs": len(records), "max_wall_seconds": max((r["wall_seconds"] or 0) for r in records),
     }
