@@ -82,16 +82,12 @@ public final class Trainer {
         data = try TrainingDataLoader.load(config, tokenizer: tokenizer)
         generator = RandomGenerator(seed: UInt64(config.run.seed))
         (task, baseReport) = try TaskModelBuilder.build(config, data: data, tokenizer: tokenizer, generator: generator)
-        if config.lora.enabled { try Self.attachAdapters(config.lora, to: task.module, generator: generator) }
+        if config.lora.enabled { try LoRA.apply(to: task.module, configuration: config.lora.configuration, generator: generator) }
         optimizer = AdamW(
             buffer: ParameterBuffer(module: task.module), learningRate: config.optimizer.lr, beta1: config.optimizer.beta1,
             beta2: config.optimizer.beta2, epsilon: config.optimizer.eps, weightDecay: config.optimizer.weightDecay)
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         log = MetricsLog(url: output.appendingPathComponent("metrics.jsonl"))
-    }
-
-    static func attachAdapters(_ lora: RunConfiguration.LoRA, to module: Module, generator: RandomGenerator) throws {
-        try LoRA.apply(to: module, configuration: lora.configuration, generator: generator)
     }
 
     /// Micro-batches per epoch and updates in the whole run.
@@ -124,27 +120,26 @@ public final class Trainer {
         try resumeIfPossible()
         sessionStart = (Date(), state.seconds)
         let progress = ProgressReporter(total: plan.updates, firstStep: state.step)
-        var stopped = false
-        while state.step < plan.updates && !stopped {
+        while state.step < plan.updates && !earlyStopped {
             let batches = batches(epoch: state.epoch)
-            while state.batchInEpoch < batches.count && state.step < plan.updates && !stopped {
+            while state.batchInEpoch < batches.count && state.step < plan.updates && !earlyStopped {
                 let group = Array(batches[state.batchInEpoch..<min(batches.count, state.batchInEpoch + config.train.accumulation)])
                 let record = try update(group)
                 state.batchInEpoch += group.count
                 log.append(record)
                 progress.update(record)
                 onStep?(record)
-                if config.train.evalEvery > 0 && state.step % config.train.evalEvery == 0 { stopped = try evaluateAndKeepBest() }
+                if config.train.evalEvery > 0 && state.step % config.train.evalEvery == 0 { try evaluateAndKeepBest() }
                 if config.train.checkpointEvery > 0 && state.step % config.train.checkpointEvery == 0 { try saveCheckpoint("last.h5") }
             }
             if state.batchInEpoch >= batches.count {
                 state.epoch += 1
                 state.batchInEpoch = 0
-                if config.train.evalEvery == 0 { stopped = try evaluateAndKeepBest() }
+                if config.train.evalEvery == 0 { try evaluateAndKeepBest() }
             }
         }
         progress.finish()
-        if state.evaluatedStep != state.step { _ = try evaluateAndKeepBest() }
+        if state.evaluatedStep != state.step { try evaluateAndKeepBest() }
         updateSeconds()
         return try finish(wallSeconds: state.seconds)
     }
@@ -204,9 +199,16 @@ public final class Trainer {
         return Dictionary(uniqueKeysWithValues: task.metrics(statistics).map { ("\(prefix)_\($0.key)", $0.value) })
     }
 
+    /// Early stopping: `early_stopping_patience` evaluations in a row without improvement (a state
+    /// saved in checkpoints, so a resumed run stops where the original did).
+    var earlyStopped: Bool {
+        let patience = config.train.earlyStoppingPatience
+        return patience > 0 && state.evaluationsWithoutImprovement >= patience
+    }
+
     /// Evaluates on validation, logs, saves `best.h5` on improvement (and `last.h5` when
-    /// checkpoints follow evaluations). Returns true when early stopping says stop.
-    func evaluateAndKeepBest() throws -> Bool {
+    /// checkpoints follow evaluations).
+    func evaluateAndKeepBest() throws {
         let metrics = evaluate(data.validation, prefix: "validation")
         state.evaluatedStep = state.step
         guard let value = metrics[config.train.monitor] else {
@@ -223,8 +225,6 @@ public final class Trainer {
         ProgressReporter.note("update \(state.step): " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ") + (improved ? " (best)" : ""))
         if improved { try saveCheckpoint("best.h5") }
         if config.train.checkpointEvery == 0 { try saveCheckpoint("last.h5") }
-        let patience = config.train.earlyStoppingPatience
-        return patience > 0 && state.evaluationsWithoutImprovement >= patience
     }
 
     func saveCheckpoint(_ name: String, beforeRename: (() throws -> Void)? = nil) throws {

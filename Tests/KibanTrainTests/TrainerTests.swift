@@ -61,6 +61,9 @@ struct TrainerTests {
         let restored = try #require(summary.metrics["validation_loss"]), logged = best["validation_loss"] as! Double
         #expect(Swift.abs(restored - logged) <= 1e-12 * logged, "the restored model is the best one (the log keeps ~16 digits)")
         #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("run/curves.svg").path))
+        let rerun = try Trainer(config: config).run()
+        #expect(rerun.steps == summary.steps, "running the command again resumes a stopped run and stays stopped")
+        #expect(rerun.metrics == summary.metrics)
     }
 
     @Test func nonFiniteLossStopsAndKeepsTheLastGoodCheckpoint() throws {
