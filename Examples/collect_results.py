@@ -43,12 +43,13 @@ def summarise(records, metric):
     for record in records:
         if record[metric] is not None:
             by_seed[record["seed"]].append(record[metric])
-            by_fold[record["fold"]].append(record[metric])
+            if record["fold"] is not None:
+                by_fold[record["fold"]].append(record[metric])
     per_seed = {seed: statistics.mean(values) for seed, values in sorted(by_seed.items())}
     values = list(per_seed.values())
     return {
         "per_seed": per_seed, "mean": statistics.mean(values) if values else None,
-        "per_fold": {fold: statistics.mean(v) for fold, v in sorted(by_fold.items(), key=lambda item: str(item[0]))},
+        "per_fold": {fold: statistics.mean(v) for fold, v in sorted(by_fold.items())},
         "std": statistics.stdev(values) if len(values) > 1 else 0.0, "seeds": len(values),
         "runs": len(records), "max_wall_seconds": max((r["wall_seconds"] or 0) for r in records),
     }
