@@ -25,6 +25,13 @@ struct TaskTests {
         return url
     }
 
+    /// The test MAE of predicting the training targets' mean for every example.
+    func meanPredictorError(_ trainer: Trainer) -> Double {
+        let targets = trainer.data.train.map(\.target), test = trainer.data.test.map(\.target)
+        let mean = targets.reduce(0, +) / Float(targets.count)
+        return Double(test.map { abs($0 - mean) }.reduce(0, +)) / Double(test.count)
+    }
+
     @Test func tokenClassificationLearnsResidueClasses() throws {
         let folder = try TrainerFixture.folder("token")
         try TrainerFixture.writeInputs(in: folder)
@@ -43,9 +50,7 @@ struct TaskTests {
         (config.task.kind, config.train.epochs, config.optimizer.lr, config.task.loss) = (.sequenceRegression, 15, 3e-3, "huber")
         let trainer = try Trainer(config: config)
         let summary = try trainer.run()
-        let targets = trainer.data.train.map(\.target), test = trainer.data.test.map(\.target)
-        let mean = targets.reduce(0, +) / Float(targets.count)
-        let meanError = Double(test.map { abs($0 - mean) }.reduce(0, +)) / Double(test.count)
+        let meanError = meanPredictorError(trainer)
         #expect(try #require(summary.metrics["test_mae"]) < 0.6 * meanError, "\(summary.metrics), mean predictor \(meanError)")
     }
 
@@ -68,9 +73,7 @@ struct TaskTests {
         (config.train.epochs, config.train.batchSize, config.train.monitor) = (30, 32, "validation_mae")
         let trainer = try Trainer(config: config)
         let summary = try trainer.run()
-        let targets = trainer.data.train.map(\.target), test = trainer.data.test.map(\.target)
-        let mean = targets.reduce(0, +) / Float(targets.count)
-        let meanError = Double(test.map { abs($0 - mean) }.reduce(0, +)) / Double(test.count)
+        let meanError = meanPredictorError(trainer)
         #expect(try #require(summary.metrics["test_mae"]) < meanError, "\(summary.metrics), mean predictor \(meanError) MPa")
     }
 }
