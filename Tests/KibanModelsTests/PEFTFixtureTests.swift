@@ -27,13 +27,19 @@ struct PEFTFixtureTests {
         let (model, configuration) = try Self.adaptedEsm("peft_esm")
         #expect(configuration.rank == 4 && configuration.scaling == 2 && !configuration.useDoRA)
         let reference = try SafeTensorsFile(contentsOf: Self.fixtures.appendingPathComponent("peft_esm/logits.safetensors"))
+        let worst = try Self.expectLogits(of: model, on: reference, key: "logits")
+        #expect(worst <= 1e-4, "max |Δ| \(worst)")
+    }
+
+    /// Runs `model` on the fixture's `input.*` tensors, expects its logits to match `key` within the
+    /// value tolerance, and returns the largest |Δ|.
+    static func expectLogits(of model: EsmForMaskedLM, on reference: SafeTensorsFile, key: String) throws -> Double {
         let mask = try reference.indices("input.attention_mask")
         let logits = model(try reference.indices("input.input_ids"), attentionMask: Tensor(shape: mask.shape, values: mask.values.map(Float.init)))
-        let (shape, values) = try reference.doubles("logits")
+        let (shape, values) = try reference.doubles(key)
         let mismatches = ReferenceComparison.valueMismatches(logits, shape: shape, reference: values)
-        #expect(mismatches.isEmpty, "\(mismatches.count) logits off, first \(mismatches.first ?? "")")
-        let worst = zip(logits.toArray(), values).map { abs(Double($0) - $1) }.max() ?? .infinity
-        #expect(worst <= 1e-4, "max |Δ| \(worst)")
+        #expect(mismatches.isEmpty, "\(key): \(mismatches.count) values off, first \(mismatches.first ?? "")")
+        return zip(logits.toArray(), values).map { abs(Double($0) - $1) }.max() ?? .infinity
     }
 
     /// Logits, masked-LM loss and the gradient of every adapter parameter against PEFT's float64

@@ -47,12 +47,7 @@ struct PEFTWeightedAdapterTests {
         try model.setActiveAdapter(name)
         model.eval()
         let reference = try SafeTensorsFile(contentsOf: Self.folder.appendingPathComponent("logits.safetensors"))
-        let mask = try reference.indices("input.attention_mask")
-        let logits = model(try reference.indices("input.input_ids"), attentionMask: Tensor(shape: mask.shape, values: mask.values.map(Float.init)))
-        let (shape, values) = try reference.doubles("logits.\(name)")
-        let mismatches = ReferenceComparison.valueMismatches(logits, shape: shape, reference: values)
-        #expect(mismatches.isEmpty, "\(name) logits: \(mismatches.count) off, first \(mismatches.first ?? "")")
-        let worstLogit = zip(logits.toArray(), values).map { abs(Double($0) - $1) }.max() ?? .infinity
+        let worstLogit = try PEFTFixtureTests.expectLogits(of: model, on: reference, key: "logits.\(name)")
         print("add_weighted_adapter \(name): A/B max |Δ| \(worstWeight), logits max |Δ| \(worstLogit)")
     }
 
