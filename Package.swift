@@ -2,16 +2,20 @@
 import PackageDescription
 
 /// Kiban: scientific foundation models on CPUs, from one core to an MPI cluster.
-/// Dependencies point one way: system libraries and C kernels → KibanTensor → higher layers → `kiban`.
+///
+/// Layers, each depending only on layers above it in this list (see the README's Architecture):
+/// system libraries (CBLAS, CHDF5, CMPI) and C kernels → KibanTensor → KibanFormats → KibanNN →
+/// KibanOptim → KibanData → KibanModels → KibanTrain → `kiban`. KibanDistributed sits on CMPI
+/// alone until training uses it.
 let package = Package(
     name: "Kiban",
     products: [
         .library(name: "KibanTensor", targets: ["KibanTensor"]),
+        .library(name: "KibanFormats", targets: ["KibanFormats"]),
         .library(name: "KibanNN", targets: ["KibanNN"]),
         .library(name: "KibanOptim", targets: ["KibanOptim"]),
-        .library(name: "KibanModels", targets: ["KibanModels"]),
         .library(name: "KibanData", targets: ["KibanData"]),
-        .library(name: "KibanIO", targets: ["KibanIO"]),
+        .library(name: "KibanModels", targets: ["KibanModels"]),
         .library(name: "KibanTrain", targets: ["KibanTrain"]),
         .library(name: "KibanDistributed", targets: ["KibanDistributed"]),
         .executable(name: "kiban", targets: ["kiban"]),
@@ -32,37 +36,46 @@ let package = Package(
             providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(name: "KibanKernels", path: "Kernels"),
         .target(name: "KibanTensor", dependencies: ["CBLAS", "KibanKernels"]),
-        .target(name: "KibanNN", dependencies: ["KibanTensor", "KibanKernels"]),
+        .target(name: "KibanFormats", dependencies: ["KibanTensor", "CHDF5"]),
+        .target(name: "KibanNN", dependencies: ["KibanTensor"]),
         .target(name: "KibanOptim", dependencies: ["KibanTensor", "KibanNN", "KibanKernels"]),
+        .target(name: "KibanData", dependencies: ["KibanTensor", "KibanFormats"]),
         .target(
-            name: "KibanModels", dependencies: ["KibanTensor", "KibanNN", "KibanIO", .product(name: "Yams", package: "Yams")]),
-        .target(name: "KibanIO", dependencies: ["KibanTensor", "KibanNN", "KibanOptim", "CHDF5"]),
-        .target(name: "KibanDistributed", dependencies: ["CMPI"]),
+            name: "KibanModels",
+            dependencies: ["KibanTensor", "KibanFormats", "KibanNN", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "KibanTrain",
-            dependencies: ["KibanTensor", "KibanNN", "KibanOptim", "KibanIO", "KibanData", "KibanModels", .product(name: "Yams", package: "Yams")]),
-        .target(name: "KibanData", dependencies: ["KibanTensor", "KibanIO"]),
+            dependencies: [
+                "KibanTensor", "KibanFormats", "KibanNN", "KibanOptim", "KibanData", "KibanModels",
+                .product(name: "Yams", package: "Yams"),
+            ]),
+        .target(name: "KibanDistributed", dependencies: ["CMPI"]),
         .executableTarget(
             name: "kiban",
             dependencies: [
-                "KibanTensor", "KibanNN", "KibanOptim", "KibanModels", "KibanIO", "KibanData", "KibanDistributed", "KibanTrain", "CBLAS", "KibanKernels",
+                "CBLAS", "KibanKernels", "KibanTensor", "KibanNN", "KibanOptim", "KibanData", "KibanModels", "KibanTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .target(name: "KibanTestSupport", dependencies: ["KibanTensor", "KibanIO"], path: "Tests/KibanTestSupport"),
-        .testTarget(
-            name: "KibanTensorTests",
-            dependencies: ["KibanTensor", "KibanOptim", "KibanIO", "KibanKernels", "KibanTestSupport"]),
+        .target(
+            name: "KibanTestSupport", dependencies: ["KibanTensor", "KibanFormats"], path: "Tests/KibanTestSupport"),
         .testTarget(name: "KibanKernelsTests", dependencies: ["KibanKernels"]),
         .testTarget(
-            name: "KibanNNTests", dependencies: ["KibanNN", "KibanOptim", "KibanIO", "KibanTensor", "KibanTestSupport"]),
+            name: "KibanTensorTests",
+            dependencies: ["KibanTensor", "KibanFormats", "KibanNN", "KibanOptim", "KibanKernels", "KibanTestSupport"]),
+        .testTarget(name: "KibanFormatsTests", dependencies: ["KibanFormats", "KibanTensor"]),
+        .testTarget(
+            name: "KibanNNTests", dependencies: ["KibanNN", "KibanOptim", "KibanFormats", "KibanTensor", "KibanTestSupport"]),
+        .testTarget(name: "KibanDataTests", dependencies: ["KibanData", "KibanTensor", "KibanFormats", "kiban"]),
         .testTarget(
             name: "KibanModelsTests",
-            dependencies: ["KibanModels", "KibanNN", "KibanOptim", "KibanIO", "KibanTensor", "KibanData", "KibanTestSupport"]),
-        .testTarget(name: "KibanSystemTests", dependencies: ["KibanIO", "KibanDistributed"]),
-        .testTarget(name: "KibanDataTests", dependencies: ["KibanData", "KibanTensor", "KibanIO", "kiban"]),
+            dependencies: [
+                "KibanModels", "KibanNN", "KibanOptim", "KibanFormats", "KibanTensor", "KibanData", "KibanTestSupport",
+            ]),
         .testTarget(
             name: "KibanTrainTests",
-            dependencies: ["KibanTrain", "KibanModels", "KibanNN", "KibanOptim", "KibanIO", "KibanTensor", "KibanData"]),
-        .testTarget(name: "KibanIOTests", dependencies: ["KibanIO", "KibanModels", "KibanNN", "KibanOptim", "KibanTensor"]),
+            dependencies: [
+                "KibanTrain", "KibanModels", "KibanNN", "KibanOptim", "KibanFormats", "KibanTensor", "KibanData", "KibanTestSupport",
+            ]),
+        .testTarget(name: "KibanSystemTests", dependencies: ["KibanFormats", "KibanDistributed"]),
     ]
 )

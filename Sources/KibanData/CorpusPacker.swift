@@ -1,5 +1,5 @@
 import Foundation
-import KibanIO
+import KibanFormats
 
 /// Streams FASTA and CSV files into ``PackedCorpus`` HDF5 files in bounded memory: tokens are
 /// buffered up to ``flushTokens`` and appended, so memory does not grow with the corpus.

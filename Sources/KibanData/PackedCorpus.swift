@@ -1,5 +1,5 @@
 import Foundation
-import KibanIO
+import KibanFormats
 
 /// A tokenized corpus in HDF5, as `kiban data pack` writes it:
 ///

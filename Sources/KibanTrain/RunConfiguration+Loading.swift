@@ -42,9 +42,6 @@ extension RunConfiguration {
         guard ["constant", "warmup-cosine", "warmup-linear"].contains(schedule.kind) else {
             throw ConfigError("\(file): key 'schedule.kind': '\(schedule.kind)' is not constant, warmup-cosine or warmup-linear")
         }
-        guard ["mse", "l1", "huber"].contains(task.loss) else {
-            throw ConfigError("\(file): key 'task.loss': '\(task.loss)' is not mse, l1 or huber")
-        }
         guard monitor(isOneOf: ["loss", "accuracy", "mae", "rmse", "perplexity"]) else {
             throw ConfigError("\(file): key 'train.monitor': '\(train.monitor)' is not validation_<loss|accuracy|mae|rmse|perplexity>")
         }

@@ -58,7 +58,7 @@ public struct RunConfiguration: Codable, Sendable {
         /// Masked-LM: fraction of tokens selected for corruption.
         public var maskProbability = 0.15
         /// Regression loss: mse | l1 | huber.
-        public var loss = "mse"
+        public var loss = RegressionLoss.mse
         /// Regression: train on (y − mean)/std of the training targets.
         public var normalizeTargets = true
 

@@ -60,8 +60,8 @@ public final class TaskModel {
     }
 }
 
-/// The loss of classification logits, with the statistics for accuracy.
-enum ClassificationLoss {
+/// Cross-entropy of classification logits, with the statistics for accuracy.
+enum ClassificationObjective {
     /// logits: (N, L), targets (N) with −100 to ignore.
     static func evaluate(_ logits: Tensor, targets: [Int], weights: Tensor?, smoothing: Float) -> (Tensor, TaskStatistics) {
         let loss = logits.crossEntropy(
@@ -79,20 +79,15 @@ enum ClassificationLoss {
     }
 }
 
-/// The loss of regression outputs on normalised targets, with errors in the original units.
-struct RegressionLoss {
-    let kind: String
+/// A regression loss on normalised targets, with errors in the original units.
+struct RegressionObjective {
+    let loss: RegressionLoss
     let mean: Float, scale: Float
 
     /// predictions: (N, 1) in normalised units; targets in original units.
     func evaluate(_ predictions: Tensor, targets: [Float]) -> (Tensor, TaskStatistics) {
         let normalised = Tensor(shape: [targets.count, 1], values: targets.map { ($0 - mean) / scale })
-        let loss: Tensor
-        switch kind {
-        case "l1": loss = (predictions - normalised).abs().mean()
-        case "huber": loss = Loss.huber(predictions, normalised)
-        default: loss = Loss.meanSquaredError(predictions, normalised)
-        }
+        let loss = self.loss(predictions, normalised)
         var statistics = TaskStatistics()
         for (prediction, target) in zip(predictions.toArray(), targets) {
             let error = Double(prediction * scale + mean - target)

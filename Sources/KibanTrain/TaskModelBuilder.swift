@@ -1,6 +1,6 @@
 import Foundation
 import KibanData
-import KibanIO
+import KibanFormats
 import KibanModels
 import KibanNN
 import KibanTensor
@@ -118,7 +118,7 @@ enum TaskModelBuilder {
                 generator: generator))
         }
         let report = try loadBase(config, into: model, encoderPrefix: nil)
-        let regression = regressionLoss(config, data: data)
+        let regression = regressionObjective(config, data: data)
         let task = TaskModel(module: model, metricKind: .regression) { examples, _, _ in
             let slots = examples.map(\.tokens.count).max() ?? 1
             var elements: [Int] = [], fractions: [Float] = [], mask: [Float] = []
@@ -175,7 +175,7 @@ enum TaskModelBuilder {
     ) throws -> TaskModel {
         let kind = config.task.kind
         if kind == .sequenceRegression {
-            let regression = regressionLoss(config, data: data)
+            let regression = regressionObjective(config, data: data)
             return TaskModel(module: model, metricKind: .regression) { examples, training, generator in
                 let padded = batch(examples, training, generator)
                 let (loss, statistics) = regression.evaluate(outputs(padded.ids, padded.mask), targets: examples.map(\.target))
@@ -196,7 +196,7 @@ enum TaskModelBuilder {
             } else {
                 targets = examples.map(\.label)
             }
-            let (loss, statistics) = ClassificationLoss.evaluate(logits, targets: targets, weights: weights, smoothing: smoothing)
+            let (loss, statistics) = ClassificationObjective.evaluate(logits, targets: targets, weights: weights, smoothing: smoothing)
             return (loss, statistics, Int(padded.mask.sum().item()))
         }
     }
@@ -219,12 +219,12 @@ enum TaskModelBuilder {
         }
     }
 
-    private static func regressionLoss(_ config: RunConfiguration, data: TrainingData) -> RegressionLoss {
+    private static func regressionObjective(_ config: RunConfiguration, data: TrainingData) -> RegressionObjective {
         let targets = data.train.map { Double($0.target) }
-        guard config.task.normalizeTargets, targets.count > 1 else { return RegressionLoss(kind: config.task.loss, mean: 0, scale: 1) }
+        guard config.task.normalizeTargets, targets.count > 1 else { return RegressionObjective(loss: config.task.loss, mean: 0, scale: 1) }
         let mean = targets.reduce(0, +) / Double(targets.count)
         let deviation = (targets.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(targets.count - 1)).squareRoot()
-        return RegressionLoss(kind: config.task.loss, mean: Float(mean), scale: Float(deviation > 0 ? deviation : 1))
+        return RegressionObjective(loss: config.task.loss, mean: Float(mean), scale: Float(deviation > 0 ? deviation : 1))
     }
 
     /// `balanced`: w_c = n / (classes · n_c) over the training split, as scikit-learn's.

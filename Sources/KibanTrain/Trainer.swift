@@ -1,6 +1,6 @@
 import Foundation
 import KibanData
-import KibanIO
+import KibanFormats
 import KibanModels
 import KibanNN
 import KibanOptim

@@ -1,20 +1,6 @@
 import Foundation
 import KibanData
-import KibanIO
-
-/// One example, already tokenized. Which fields matter depends on the task.
-public struct Example: Sendable {
-    /// Token ids with the model's special tokens; composition tasks: atomic numbers.
-    public var tokens: [Int]
-    /// Composition tasks: each element's fraction (sums to 1).
-    public var fractions: [Float] = []
-    /// Sequence classification: the class.
-    public var label = 0
-    /// Regression: the target.
-    public var target: Float = 0
-    /// Token classification: one class per token (−100 on special tokens).
-    public var tokenLabels: [Int] = []
-}
+import KibanFormats
 
 /// The three splits of a run's data, with the SHA-256 of every file read.
 public struct TrainingData {
@@ -24,25 +10,6 @@ public struct TrainingData {
     public var fileHashes: [String: String]
     /// Token classification: the label character of each class id.
     public var tokenClasses: [Character] = []
-}
-
-/// How sequences become token ids.
-public enum SequenceTokenizer {
-    /// ESM-2's 33-token alphabet.
-    case protein
-    /// A BERT WordPiece tokenizer.
-    case wordPiece(WordPieceTokenizer)
-
-    /// `sequence` → ids with the model's special tokens, at most `maxLength` when `truncate`.
-    func encode(_ sequence: String, maxLength: Int, truncate: Bool) -> [Int] {
-        switch self {
-        case .protein:
-            let ids = ProteinAlphabet.encode(sequence)
-            return truncate && ids.count > maxLength ? Array(ids.prefix(maxLength - 1)) + [ProteinAlphabet.eos] : ids
-        case .wordPiece(let tokenizer):
-            return tokenizer.encode(sequence, maxLength: truncate ? maxLength : Int.max / 2)
-        }
-    }
 }
 
 /// Reads a run's data files into examples, checking everything before training starts.

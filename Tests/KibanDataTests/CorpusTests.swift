@@ -1,6 +1,6 @@
 import Foundation
 import KibanData
-import KibanIO
+import KibanFormats
 import KibanTensor
 import Testing
 

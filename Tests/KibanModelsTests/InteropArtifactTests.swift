@@ -1,9 +1,10 @@
 import Foundation
-import KibanIO
+import KibanFormats
 import KibanModels
 import KibanNN
 import KibanOptim
 import KibanTensor
+import KibanTestSupport
 import Testing
 
 /// Writes files for the Python interop checks (`Tests/Interop/check_interop.py`, run by `.ci/run`)
@@ -11,11 +12,7 @@ import Testing
 /// exported model loads back with identical logits.
 @Suite("Interop artifacts", .serialized)
 struct InteropArtifactTests {
-    static let folder: URL = {
-        let path = ProcessInfo.processInfo.environment["KIBAN_INTEROP_DIR"]
-            ?? FileManager.default.temporaryDirectory.appendingPathComponent("kiban-interop-\(getpid())").path
-        return URL(fileURLWithPath: path)
-    }()
+    static let folder = InteropFolder.url
 
     /// Token ids every exported masked-LM is evaluated on: (2, 8), row 1 padded after 6.
     static let ids = IndexTensor(shape: [2, 8], values: [0, 5, 9, 32, 13, 7, 11, 2, 0, 20, 4, 6, 8, 2, 1, 1])
@@ -88,28 +85,5 @@ struct InteropArtifactTests {
         try PEFTAdapterFolder.load(into: reloaded, from: adapterFolder)
         reloaded.eval()
         #expect(reloaded(Self.ids, attentionMask: Self.mask).toArray() == logits.toArray())
-    }
-
-    @Test func checkpointForH5py() throws {
-        var config = LlamaConfig()
-        (config.vocabularySize, config.hiddenSize, config.intermediateSize, config.layerCount) = (30, 16, 24, 2)
-        (config.headCount, config.keyValueHeadCount) = (4, 2)
-        let model = LlamaForCausalLM(config, generator: RandomGenerator(seed: 14))
-        let optimizer = AdamW(buffer: ParameterBuffer(module: model), learningRate: 1e-3)
-        let ids = IndexTensor(shape: [1, 5], values: [3, 8, 1, 22, 9])
-        for _ in 0..<2 {
-            optimizer.zeroGradients()
-            model(ids).reshaped([5, 30]).crossEntropy(targets: IndexTensor([8, 1, 22, 9, 0])).backward()
-            optimizer.update()
-        }
-        try FileManager.default.createDirectory(at: Self.folder, withIntermediateDirectories: true)
-        let url = Self.folder.appendingPathComponent("checkpoint.h5")
-        let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        try Checkpoint.save(
-            to: url, model: model, optimizer: optimizer, generator: RandomGenerator(seed: 5),
-            metadata: .init(step: 2, modelConfig: configJSON, dataHashes: ["tokens.txt": "0" + String(repeating: "a", count: 63)]))
-        let names = model.stateDict().map { "\($0.key) \($0.value.shape.map(String.init).joined(separator: "x"))" }.sorted()
-        try names.joined(separator: "\n").write(to: Self.folder.appendingPathComponent("checkpoint_names.txt"), atomically: true, encoding: .utf8)
-        #expect(try Checkpoint.load(from: url, into: LlamaForCausalLM(config, generator: RandomGenerator(seed: 0))).step == 2)
     }
 }

@@ -1,5 +1,6 @@
 import KibanNN
 import KibanTensor
+import KibanTestSupport
 import Testing
 
 /// Behaviour of attention beyond its gradients: padding, causality, grouped heads, the KV cache.

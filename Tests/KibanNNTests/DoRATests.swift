@@ -1,5 +1,6 @@
 import KibanNN
 import KibanTensor
+import KibanTestSupport
 import Testing
 
 // Dim legend: N rows, C = 6 input features, D = 5 output features, r = 2.

@@ -1,6 +1,7 @@
 import KibanNN
 import KibanOptim
 import KibanTensor
+import KibanTestSupport
 import Testing
 
 /// LoRA on Linear layers: gradients, merge/unmerge, frozen base weights, PEFT-style names.

@@ -1,4 +1,4 @@
-import KibanIO
+import KibanFormats
 import KibanNN
 import KibanTensor
 import KibanTestSupport

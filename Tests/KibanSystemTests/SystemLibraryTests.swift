@@ -1,5 +1,5 @@
 import KibanDistributed
-import KibanIO
+import KibanFormats
 import Testing
 
 /// The system libraries are linked and their macro shims work.

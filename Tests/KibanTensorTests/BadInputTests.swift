@@ -1,3 +1,4 @@
+import KibanNN
 import KibanTensor
 import Testing
 

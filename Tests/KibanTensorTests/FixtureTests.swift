@@ -1,5 +1,6 @@
 import Foundation
-import KibanIO
+import KibanFormats
+import KibanNN
 import KibanTensor
 import KibanTestSupport
 import Testing

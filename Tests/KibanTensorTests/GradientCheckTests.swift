@@ -1,4 +1,5 @@
 import KibanTensor
+import KibanTestSupport
 import Testing
 
 /// Every differentiable op, checked against central finite differences (see ``GradientCheck``).

@@ -1,5 +1,5 @@
 import Foundation
-import KibanIO
+import KibanFormats
 import KibanTensor
 
 /// Opens a committed reference fixture from `Tests/Fixtures` (found from this file's path, so

@@ -46,6 +46,12 @@ import Testing
         } catch {
             #expect("\(error)".contains("key 'task.kind'"))
         }
+        do {
+            _ = try RunConfiguration.parse(yaml: "task:\n  loss: hinge\n", file: "c.yaml")
+            Issue.record("an unknown regression loss was accepted")
+        } catch {
+            #expect("\(error)".contains("key 'task.loss'"))
+        }
     }
 }
 

@@ -47,7 +47,7 @@ struct TaskTests {
         try TrainerFixture.writeInputs(in: folder)
         var config = TrainerFixture.classification(in: folder, output: "run")
         config.data.train = try writeResidueTable(in: folder).path
-        (config.task.kind, config.train.epochs, config.optimizer.lr, config.task.loss) = (.sequenceRegression, 15, 3e-3, "huber")
+        (config.task.kind, config.train.epochs, config.optimizer.lr, config.task.loss) = (.sequenceRegression, 15, 3e-3, .huber)
         let trainer = try Trainer(config: config)
         let summary = try trainer.run()
         let meanError = meanPredictorError(trainer)
@@ -66,7 +66,7 @@ struct TaskTests {
         config.model.config = modelConfig.path
         config.model.elementFeatures = TrainerFixture.shared.appendingPathComponent("materials/elements/mat2vec.csv").path
         config.task.kind = .compositionRegression
-        config.task.loss = "l1"
+        config.task.loss = .l1
         config.data.train = folds.appendingPathComponent("train0.csv").path
         config.data.validation = folds.appendingPathComponent("val0.csv").path
         config.data.test = folds.appendingPathComponent("test0.csv").path

@@ -1,5 +1,5 @@
 import Foundation
-import KibanIO
+import KibanFormats
 import KibanModels
 import Testing
 

@@ -1,12 +1,19 @@
 import KibanTensor
 
-/// Regression and binary losses (mean reduction, as PyTorch's defaults). Cross-entropy is the
-/// fused ``KibanTensor/Tensor/crossEntropy(targets:ignoreIndex:labelSmoothing:classWeights:)``.
+/// Regression and binary losses (mean reduction, as PyTorch's defaults). Every loss of Kiban lives
+/// in this folder; cross-entropy is the fused
+/// ``KibanTensor/Tensor/crossEntropy(targets:ignoreIndex:labelSmoothing:classWeights:)`` beside it.
 public enum Loss {
     /// mean((prediction − target)²).
     public static func meanSquaredError(_ prediction: Tensor, _ target: Tensor) -> Tensor {
         checkShapes("mse", prediction, target)
         return (prediction - target).squared().mean()
+    }
+
+    /// mean(|prediction − target|) (`F.l1_loss`).
+    public static func meanAbsoluteError(_ prediction: Tensor, _ target: Tensor) -> Tensor {
+        checkShapes("l1", prediction, target)
+        return (prediction - target).abs().mean()
     }
 
     /// mean of ½d² where |d| ≤ δ, else δ(|d| − ½δ), with d = prediction − target (`F.huber_loss`).
@@ -34,5 +41,19 @@ public enum Loss {
         tensorCheck(
             prediction.shape == target.shape, op,
             "prediction of shape \(describeShape(prediction.shape)) and target of shape \(describeShape(target.shape)) differ")
+    }
+}
+
+/// The regression losses a task trains with, by their config names (`task.loss`).
+public enum RegressionLoss: String, Codable, CaseIterable, Sendable {
+    case mse, l1, huber
+
+    /// The mean loss of `prediction` against `target` (same shapes).
+    public func callAsFunction(_ prediction: Tensor, _ target: Tensor) -> Tensor {
+        switch self {
+        case .mse: Loss.meanSquaredError(prediction, target)
+        case .l1: Loss.meanAbsoluteError(prediction, target)
+        case .huber: Loss.huber(prediction, target)
+        }
     }
 }

@@ -1,3 +1,5 @@
+import KibanTensor
+
 /// Central finite-difference gradient checking for any differentiable function of tensors.
 ///
 /// The objective is Σ w ⊙ f(inputs) with a fixed random `w`, evaluated in float32 and accumulated

@@ -1,5 +1,5 @@
 import Foundation
-import KibanKernels
+import KibanTensor
 
 extension Tensor {
     /// Mean cross-entropy of `logits` (N, C) against class `targets` (N), one fused tape node
@@ -28,7 +28,7 @@ extension Tensor {
             classWeights == nil || classWeights!.shape == [classes], "cross_entropy",
             "class weights of shape \(describeShape(classWeights?.shape ?? [])) for \(classes) classes")
         let weights = classWeights?.toArray().map(Double.init) ?? [Double](repeating: 1, count: classes)
-        let logProbabilities = logSoftmaxRows(rows: rows, classes: classes)
+        let logProbabilities = withNoGrad { logSoftmax(axis: -1) }   // (N, C), contiguous
         let smoothing = Double(labelSmoothing), weightSum = weights.reduce(0, +)
         var total = 0.0, denominator = 0.0
         for (row, target) in targets.values.enumerated() where target != ignoreIndex {
@@ -59,18 +59,5 @@ extension Tensor {
             }
             return [dx]
         }
-    }
-
-    /// Row-wise log-softmax of this (N, C) tensor into a new contiguous tensor, without recording.
-    private func logSoftmaxRows(rows: Int, classes: Int) -> Tensor {
-        let input = contiguousWithoutTape()
-        let output = Tensor.empty(shape)
-        withExtendedLifetime(input) {
-            let (x, y) = (UnsafePointer(input.pointer), output.pointer)
-            Threading.parallelRows(rows, rowLength: classes) { range in
-                kb_log_softmax_rows(x + range.lowerBound * classes, y + range.lowerBound * classes, range.count, classes)
-            }
-        }
-        return output
     }
 }

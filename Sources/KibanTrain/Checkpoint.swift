@@ -1,5 +1,5 @@
-import CHDF5
 import Foundation
+import KibanFormats
 import KibanNN
 import KibanOptim
 import KibanTensor
