@@ -57,7 +57,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(
-            name: "KibanTestSupport", dependencies: ["KibanTensor", "KibanFormats"], path: "Tests/KibanTestSupport"),
+            name: "KibanTestSupport", dependencies: ["KibanTensor", "KibanFormats", "KibanData"], path: "Tests/KibanTestSupport"),
         .testTarget(name: "KibanKernelsTests", dependencies: ["KibanKernels"]),
         .testTarget(
             name: "KibanTensorTests",
@@ -65,7 +65,8 @@ let package = Package(
         .testTarget(name: "KibanFormatsTests", dependencies: ["KibanFormats", "KibanTensor"]),
         .testTarget(
             name: "KibanNNTests", dependencies: ["KibanNN", "KibanOptim", "KibanFormats", "KibanTensor", "KibanTestSupport"]),
-        .testTarget(name: "KibanDataTests", dependencies: ["KibanData", "KibanTensor", "KibanFormats", "kiban"]),
+        .testTarget(
+            name: "KibanDataTests", dependencies: ["KibanData", "KibanTensor", "KibanFormats", "KibanTestSupport", "kiban"]),
         .testTarget(
             name: "KibanModelsTests",
             dependencies: [

@@ -12,7 +12,6 @@ cd "$(dirname "$0")/.."
 .ci/install-deps
 source Examples/common.sh
 $KIBAN finetune --config Configs/proteome-mlm.yaml --set run.name=demo-pretrain --set run.output_dir=runs/demo/pretrain \
-    --set train.max_steps=150 --set train.eval_every=50 --set schedule.warmup_steps=30 \
-    --set data.train=$KIBAN_DATA/protein/bacterial_proteome.faa
+    --set train.max_steps=150 --set train.eval_every=50 --set schedule.warmup_steps=30
 $KIBAN finetune --config Configs/amp-esm-finetune.yaml --set run.name=demo-finetune --set run.output_dir=runs/demo/finetune \
-    --set model.path=runs/demo/pretrain/best.h5 --set train.epochs=3 --set data.train=$KIBAN_DATA/protein/amp_vs_uniprot.csv "$@"
+    --set model.path=runs/demo/pretrain/best.h5 --set train.epochs=3 "$@"

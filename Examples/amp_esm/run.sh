@@ -8,15 +8,13 @@
 # split == test. Writes runs/amp_esm/… and Examples/amp_esm/results.json. Runs resume where they stopped.
 source "$(dirname "$0")/../common.sh"
 out=runs/amp_esm
-$KIBAN finetune --config Configs/proteome-mlm.yaml --set run.output_dir=$out/pretrain \
-    --set data.train=$KIBAN_DATA/protein/bacterial_proteome.faa
+$KIBAN finetune --config Configs/proteome-mlm.yaml --set run.output_dir=$out/pretrain
 for seed in $SEEDS; do
     for start in pretrained scratch; do
         initialize=checkpoint; [[ $start == scratch ]] && initialize=scratch
         $KIBAN finetune --config Configs/amp-esm-finetune.yaml --set run.seed=$seed \
             --set run.name=amp-esm-$start-seed$seed --set run.output_dir=$out/$start/seed$seed \
-            --set model.initialize=$initialize --set model.path=$out/pretrain/best.h5 \
-            --set data.train=$KIBAN_DATA/protein/amp_vs_uniprot.csv
+            --set model.initialize=$initialize --set model.path=$out/pretrain/best.h5
     done
 done
 [[ -s $out/kmer_logreg.json ]] || python3 Examples/baselines/kmer_logreg.py --data "$KIBAN_DATA" --output $out/kmer_logreg.json

@@ -27,6 +27,7 @@ import argparse
 import csv
 import json
 import math
+import subprocess
 import time
 from pathlib import Path
 
@@ -41,7 +42,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="data folder (default: the one Examples/data_root.sh finds)")
     parser.add_argument("--model", type=Path, default=ROOT / "data" / "models" / "all-MiniLM-L6-v2")
     parser.add_argument("--output", type=Path, default=Path("amp_minilm_peft.json"))
     parser.add_argument("--seed", type=int, default=0)
@@ -56,7 +58,9 @@ def parse_args():
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--max-train", type=int, help="use a seeded random subset of this many train rows")
     parser.add_argument("--threads", type=int, default=2)
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.data = args.data or Path(subprocess.check_output([ROOT / "Examples/data_root.sh"], text=True).strip())
+    return args
 
 
 def load_splits(path):

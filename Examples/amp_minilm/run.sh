@@ -8,7 +8,7 @@ out=runs/amp_minilm
 epochs=${EPOCHS:-4}
 for seed in $SEEDS; do
     $KIBAN finetune --config Configs/amp-minilm-lora.yaml --set run.seed=$seed --set train.epochs=$epochs \
-        --set run.output_dir=$out/kiban/seed$seed --set data.train=$KIBAN_DATA/protein/amp_vs_uniprot.csv
+        --set run.output_dir=$out/kiban/seed$seed
     [[ -s $out/peft/seed$seed/peft.json ]] || { mkdir -p $out/peft/seed$seed && python3 Examples/amp_minilm/peft_run.py \
         --seed $seed --epochs $epochs --threads ${KIBAN_NUM_THREADS:-2} --data "$KIBAN_DATA" --output $out/peft/seed$seed/peft.json; }
 done

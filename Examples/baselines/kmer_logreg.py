@@ -11,6 +11,7 @@ on `split == test` is reported. The data README quotes about 0.850 test accuracy
 import argparse
 import csv
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -39,10 +40,12 @@ def fit(features, labels, c, seed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="data folder (default: the one Examples/data_root.sh finds)")
     parser.add_argument("--output", type=Path, default=Path("kmer_logreg.json"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    args.data = args.data or Path(subprocess.check_output([ROOT / "Examples/data_root.sh"], text=True).strip())
 
     start = time.perf_counter()
     splits = load_splits(args.data / "protein" / "amp_vs_uniprot.csv")

@@ -19,6 +19,7 @@ import csv
 import json
 import re
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -119,12 +120,14 @@ def run_fold(folder, k, table, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", required=True, choices=["expt_gap", "steels_yield"])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="data folder (default: the one Examples/data_root.sh finds)")
     parser.add_argument("--output", type=Path, help="JSON result (default magpie_rf_<task>.json)")
     parser.add_argument("--trees", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0, help="fold k uses seed + k")
     parser.add_argument("--jobs", type=int, default=2, help="scikit-learn n_jobs")
     args = parser.parse_args()
+    args.data = args.data or Path(subprocess.check_output([ROOT / "Examples/data_root.sh"], text=True).strip())
 
     start = time.perf_counter()
     properties, table = load_magpie(args.data / "materials" / "elements" / "magpie.csv")

@@ -14,7 +14,6 @@ for task in expt_gap steels_yield; do
             folds=$KIBAN_DATA/materials/cv/$task
             $KIBAN finetune --config $config --set run.seed=$seed --set run.name=$task-fold$fold-seed$seed \
                 --set run.output_dir=$out/$task/fold$fold/seed$seed \
-                --set model.element_features=$KIBAN_DATA/materials/elements/mat2vec.csv \
                 --set data.train=$folds/train$fold.csv --set data.validation=$folds/val$fold.csv --set data.test=$folds/test$fold.csv
         done
     done

@@ -3,8 +3,9 @@ import Foundation
 extension RunConfiguration {
     typealias ConfigError = ConfigTree.ConfigError
 
-    /// Reads `path`, applies `overrides` (`key.path=value`), fills the defaults and validates.
-    /// Unknown keys — in the file or in an override — are errors naming the key.
+    /// Reads `path`, applies `overrides` (`key.path=value`), fills the defaults, expands `${KIBAN_DATA}`
+    /// (the data folder, see `DataRoot`) and other `${NAME}` environment variables in string values,
+    /// and validates. Unknown keys — in the file or in an override — are errors naming the key.
     public static func load(path: String, overrides: [String] = []) throws -> RunConfiguration {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ConfigError("\(path): cannot read the run config")
@@ -23,7 +24,8 @@ extension RunConfiguration {
             try single.checkKeys(against: defaults, file: "--set \(assignment)")
             try tree.set(assignment)
         }
-        let config = try tree.overlaid(on: defaults, schema: defaults).decode(RunConfiguration.self, file: file, keys: .convertFromSnakeCase)
+        let config = try tree.overlaid(on: defaults, schema: defaults).expandingEnvironment(file: file)
+            .decode(RunConfiguration.self, file: file, keys: .convertFromSnakeCase)
         try config.validate(file: file)
         return config
     }

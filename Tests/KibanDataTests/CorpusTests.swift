@@ -2,20 +2,19 @@ import Foundation
 import KibanData
 import KibanFormats
 import KibanTensor
+import KibanTestSupport
 import Testing
 
 /// Packing real data into HDF5 corpora, reading batches back, and the masking and batching rules.
 @Suite("Packed corpora and batching")
 struct CorpusTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let sharedData = repository.deletingLastPathComponent().appendingPathComponent("shared/data")
 
     func temporary(_ name: String) -> URL {
         FileManager.default.temporaryDirectory.appendingPathComponent("kiban-\(UUID().uuidString)-\(name)")
     }
 
     @Test func proteomeRoundTripsThroughAPackedCorpus() throws {
-        let input = Self.sharedData.appendingPathComponent("protein/bacterial_proteome.faa").path
+        let input = try TestData.path("protein/bacterial_proteome.faa")
         let output = temporary("proteome.h5")
         defer { try? FileManager.default.removeItem(at: output) }
         let summary = try CorpusPacker.packFASTA(input: input, output: output)
@@ -32,11 +31,11 @@ struct CorpusTests {
     @Test func labelledCSVsKeepLabelsSplitsAndTargets() throws {
         let amp = temporary("amp.h5"), gap = temporary("gap.h5")
         defer { for url in [amp, gap] { try? FileManager.default.removeItem(at: url) } }
-        _ = try CorpusPacker.packProteinCSV(input: Self.sharedData.appendingPathComponent("protein/amp_vs_uniprot.csv").path, output: amp)
+        _ = try CorpusPacker.packProteinCSV(input: try TestData.path("protein/amp_vs_uniprot.csv"), output: amp)
         let peptides = try PackedCorpus(path: amp.path)
         #expect(peptides.count == 4642 && peptides.labels?.count == 4642)
         #expect(peptides.indices(in: .test).count + peptides.indices(in: .validation).count + peptides.indices(in: .train).count == 4642)
-        _ = try CorpusPacker.packCompositionCSV(input: Self.sharedData.appendingPathComponent("materials/expt_gap.csv").path, output: gap)
+        _ = try CorpusPacker.packCompositionCSV(input: try TestData.path("materials/expt_gap.csv"), output: gap)
         let materials = try PackedCorpus(path: gap.path)
         #expect(materials.kind == "composition" && materials.count == 4604 && materials.targets?.count == 4604)
         let fractions = try materials.fractions(of: 0)
@@ -44,7 +43,7 @@ struct CorpusTests {
     }
 
     @Test func packingTenTimesTheProteomeUsesBoundedMemory() throws {
-        let proteome = try Data(contentsOf: Self.sharedData.appendingPathComponent("protein/bacterial_proteome.faa"))
+        let proteome = try Data(contentsOf: try TestData.url("protein/bacterial_proteome.faa"))
         let single = temporary("single.faa"), tenfold = temporary("tenfold.faa")
         defer { for url in [single, tenfold] { try? FileManager.default.removeItem(at: url) } }
         try proteome.write(to: single)

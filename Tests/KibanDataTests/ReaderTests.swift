@@ -1,22 +1,11 @@
 import Foundation
 import KibanData
 import KibanTensor
+import KibanTestSupport
 import Testing
 
 // Tests of the scientific-data readers: FASTA, CSV, chemical formulas, the ESM-2 alphabet, and a
-// fuzz test of the two text parsers. Real data comes from the shared data folder next to the
-// repository (`<repo>/../shared/data`).
-
-/// The path of `relative` inside the shared data folder; fails the test clearly if the folder is missing.
-private func sharedData(_ relative: String) throws -> String {
-    let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let folder = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
-    try #require(
-        FileManager.default.fileExists(atPath: folder.path),
-        "shared data folder not found at \(folder.path) (expected next to the repository root)")
-    return folder.appendingPathComponent(relative).path
-}
+// fuzz test of the two text parsers. Real data comes from the data folder (`TestData`).
 
 /// Writes `contents` to a new temporary file and returns its path.
 private func temporaryFile(_ contents: some DataProtocol, suffix: String) throws -> String {
@@ -59,7 +48,7 @@ private func fastaError(_ text: String) -> String? {
     }
 
     @Test func readsTheBacterialProteome() throws {
-        let path = try sharedData("protein/bacterial_proteome.faa")
+        let path = try TestData.path("protein/bacterial_proteome.faa")
         let records = try FASTAReader.readAll(path: path)
         #expect(records.count == 2_100)
         #expect(records.allSatisfy { !$0.sequence.isEmpty && !$0.sequence.contains("*") })
@@ -133,7 +122,7 @@ private func fastaError(_ text: String) -> String? {
 
     @Test func readsTheAntimicrobialPeptides() throws {
         let table = try CSVTable.read(
-            path: try sharedData("protein/amp_vs_uniprot.csv"), requiredColumns: ["sequence", "label", "split"])
+            path: try TestData.path("protein/amp_vs_uniprot.csv"), requiredColumns: ["sequence", "label", "split"])
         #expect(table.rowCount == 4_642)
         let labels = try table.integers("label")
         #expect(labels.allSatisfy { $0 == 0 || $0 == 1 })
@@ -143,7 +132,7 @@ private func fastaError(_ text: String) -> String? {
 
     @Test func readsTheBandGaps() throws {
         let table = try CSVTable.read(
-            path: try sharedData("materials/expt_gap.csv"), requiredColumns: ["formula", "target"])
+            path: try TestData.path("materials/expt_gap.csv"), requiredColumns: ["formula", "target"])
         #expect(table.rowCount == 4_604)
         let gaps = try table.doubles("target")
         #expect(gaps.min() == 0 && gaps.max() == 11.7)
@@ -185,8 +174,8 @@ private func fastaError(_ text: String) -> String? {
     }
 
     @Test func everyMatbenchFormulaParses() throws {
-        let bandGaps = try CSVTable.read(path: try sharedData("materials/expt_gap.csv"), requiredColumns: ["formula"])
-        let steels = try CSVTable.read(path: try sharedData("materials/steels_yield.csv"), requiredColumns: ["formula"])
+        let bandGaps = try CSVTable.read(path: try TestData.path("materials/expt_gap.csv"), requiredColumns: ["formula"])
+        let steels = try CSVTable.read(path: try TestData.path("materials/steels_yield.csv"), requiredColumns: ["formula"])
         let gapFormulas = try bandGaps.formulas("formula")
         let steelFormulas = try steels.formulas("formula")
         #expect(gapFormulas.count == 4_604)
@@ -227,7 +216,7 @@ private func fastaError(_ text: String) -> String? {
         #expect(Element(symbol: "Fe")?.atomicNumber == 26)
         #expect(Element(symbol: "Og")?.name == "Oganesson")
         #expect(Element(symbol: "CO") == nil)
-        let table = try CSVTable.read(path: try sharedData("materials/elements/mat2vec.csv"), requiredColumns: ["element"])
+        let table = try CSVTable.read(path: try TestData.path("materials/elements/mat2vec.csv"), requiredColumns: ["element"])
         #expect(try table.strings("element") == Element.all.map(\.symbol))
     }
 }
@@ -256,7 +245,7 @@ private func fastaError(_ text: String) -> String? {
     }
 
     @Test func roundTrip() throws {
-        let records = try FASTAReader.readAll(path: try sharedData("protein/bacterial_proteome.faa"))
+        let records = try FASTAReader.readAll(path: try TestData.path("protein/bacterial_proteome.faa"))
         for record in records.prefix(200) {
             let ids = ProteinAlphabet.encode(record.sequence, addSpecialTokens: false)
             #expect(ids.count == record.sequence.count)

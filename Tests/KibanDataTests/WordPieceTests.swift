@@ -1,5 +1,6 @@
 import Foundation
 import KibanData
+import KibanTestSupport
 import Testing
 
 // Tests of the BERT WordPiece tokenizer: its rules on a hand-made vocabulary, its errors, and
@@ -17,10 +18,6 @@ private let tinyVocabulary = [
 ]
 
 private let tiny = WordPieceTokenizer(vocabulary: tinyVocabulary)
-
-/// The repository root, found from this file's path.
-private let repositoryRoot = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// Writes `text` to a new temporary file named `name` and returns its URL.
 private func temporaryFile(_ text: String, name: String) throws -> URL {
@@ -182,22 +179,15 @@ private struct MiniLMReference: Decodable {
 
 @Suite("WordPiece against Hugging Face (all-MiniLM-L6-v2)")
 struct WordPieceReferenceTests {
-    let modelFolder = repositoryRoot.appendingPathComponent("data/models/all-MiniLM-L6-v2")
     private let reference: MiniLMReference
 
     init() throws {
-        let file = repositoryRoot.appendingPathComponent("Tests/Fixtures/minilm_reference.json")
+        let file = TestData.repository.appendingPathComponent("Tests/Fixtures/minilm_reference.json")
         reference = try JSONDecoder().decode(MiniLMReference.self, from: Data(contentsOf: file))
     }
 
     /// The model's `file`; fails the test (never skips it) when the model has not been fetched.
-    func modelFile(_ name: String) throws -> URL {
-        let url = modelFolder.appendingPathComponent(name)
-        try #require(
-            FileManager.default.fileExists(atPath: url.path),
-            "\(url.path) is missing: run Examples/fetch_minilm.sh to fetch all-MiniLM-L6-v2")
-        return url
-    }
+    func modelFile(_ name: String) throws -> URL { try TestData.miniLMFile(name) }
 
     @Test func tokenizerJSONGivesTheReferenceIDs() throws {
         let tokenizer = try WordPieceTokenizer(tokenizerJSON: modelFile("tokenizer.json"))

@@ -4,6 +4,7 @@ import KibanModels
 import KibanNN
 import KibanOptim
 import KibanTensor
+import KibanTestSupport
 import Testing
 
 /// A tiny ESM-2 trained for a few hundred steps on the real bacterial proteome must predict masked
@@ -11,11 +12,8 @@ import Testing
 /// measured on the same masked positions.
 @Suite("Masked-LM smoke test on the proteome")
 struct MaskedLanguageModelSmokeTests {
-    static let proteome = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data/protein/bacterial_proteome.faa")
-
     @Test func tinyEsmBeatsTheUnigramBaselineOnHeldOutProteins() throws {
-        let records = try FASTAReader.readAll(path: Self.proteome.path, policy: .mapToUnknown)
+        let records = try FASTAReader.readAll(path: TestData.path("protein/bacterial_proteome.faa"), policy: .mapToUnknown)
         let sequences = records.map { ProteinAlphabet.encode($0.sequence) }
         let heldOut = sequences.indices.filter { $0 % 10 == 0 }, training = sequences.indices.filter { $0 % 10 != 0 }
         var config = EsmConfig()

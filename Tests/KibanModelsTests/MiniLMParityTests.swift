@@ -3,6 +3,7 @@ import KibanData
 import KibanModels
 import KibanNN
 import KibanTensor
+import KibanTestSupport
 import Testing
 
 /// The real all-MiniLM-L6-v2 (fetched by `Examples/fetch_minilm.sh`) in Kiban: strict loading,
@@ -20,19 +21,15 @@ struct MiniLMParityTests {
         let inputs: [Input]
     }
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let modelFolder = root.appendingPathComponent("data/models/all-MiniLM-L6-v2")
+    static let modelFolder = TestData.miniLMFolder
 
     /// Checkpoint keys the Kiban model does not hold: a buffer of position indices 0..<512.
     static let documentedExtraKeys: Set<String> = ["embeddings.position_ids"]
 
     @Test func embeddingsMatchSentenceTransformers() throws {
-        guard FileManager.default.fileExists(atPath: Self.modelFolder.appendingPathComponent("model.safetensors").path) else {
-            Issue.record("\(Self.modelFolder.path) is missing: run Examples/fetch_minilm.sh")
-            return
-        }
+        _ = try TestData.miniLMFile("model.safetensors")
         let reference = try JSONDecoder().decode(
-            Reference.self, from: Data(contentsOf: Self.root.appendingPathComponent("Tests/Fixtures/minilm_reference.json")))
+            Reference.self, from: Data(contentsOf: TestData.repository.appendingPathComponent("Tests/Fixtures/minilm_reference.json")))
         #expect(reference.inputs.count >= 30)
         let tokenizer = try WordPieceTokenizer(tokenizerJSON: Self.modelFolder.appendingPathComponent("tokenizer.json"))
         let model = BertModel(try HuggingFaceFolder.config(BertConfig.self, in: Self.modelFolder), pooling: true, generator: RandomGenerator(seed: 0))

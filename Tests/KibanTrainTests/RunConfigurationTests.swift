@@ -63,6 +63,59 @@ import Testing
             name.hasSuffix(".yaml") && (try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8))?.contains("\nrun:\n") == true
         }
         #expect(files.count >= 5)
-        for file in files { _ = try RunConfiguration.load(path: folder.appendingPathComponent(file).path) }
+        for file in files {
+            let config = try RunConfiguration.load(path: folder.appendingPathComponent(file).path)
+            for path in [config.data.train, config.data.validation, config.data.test, config.model.elementFeatures] where !path.isEmpty {
+                #expect(FileManager.default.fileExists(atPath: path), "\(file): data file \(path) does not exist")
+            }
+        }
+    }
+}
+
+/// `${KIBAN_DATA}` and other `${NAME}` in config values.
+@Suite struct ConfigVariableTests {
+    static let yaml = "data:\n  train: ${KIBAN_DATA}/protein/x.csv\nlora:\n  target_modules: [\"${LAYER}\", value]\n"
+
+    @Test func variablesExpandInStringsAndLists() throws {
+        let tree = try ConfigTree.parse(yaml: Self.yaml, file: "c.yaml")
+            .expandingEnvironment(file: "c.yaml", environment: ["KIBAN_DATA": "/data/kiban", "LAYER": "query"])
+        let config = try tree.overlaid(on: ConfigTree(encoding: RunConfiguration(), keys: .convertToSnakeCase),
+                                       schema: ConfigTree(encoding: RunConfiguration(), keys: .convertToSnakeCase))
+            .decode(RunConfiguration.self, file: "c.yaml", keys: .convertFromSnakeCase)
+        #expect(config.data.train == "/data/kiban/protein/x.csv")
+        #expect(config.lora.targetModules == ["query", "value"])
+    }
+
+    @Test func kibanDataFallsBackToTheDataFolderBesideTheCheckout() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("kiban-\(UUID().uuidString)")
+        let checkout = base.appendingPathComponent("checkout")
+        defer { try? FileManager.default.removeItem(at: base) }
+        try FileManager.default.createDirectory(at: checkout.appendingPathComponent("data"), withIntermediateDirectories: true)
+        let tree = try ConfigTree.parse(yaml: "data:\n  train: ${KIBAN_DATA}/a.csv\n", file: "c.yaml")
+        let local = try tree.expandingEnvironment(file: "c.yaml", environment: [:], from: checkout)
+        #expect((local.root["data"] as? [String: Any])?["train"] as? String == checkout.path + "/data/a.csv")
+        try FileManager.default.createDirectory(at: base.appendingPathComponent("shared/data"), withIntermediateDirectories: true)
+        let shared = try tree.expandingEnvironment(file: "c.yaml", environment: [:], from: checkout)
+        #expect((shared.root["data"] as? [String: Any])?["train"] as? String == base.path + "/shared/data/a.csv")
+    }
+
+    @Test func anUnresolvedVariableNamesTheKeyAndTheVariable() throws {
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("kiban-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let tree = try ConfigTree.parse(yaml: Self.yaml, file: "c.yaml")
+        do {
+            _ = try tree.expandingEnvironment(file: "c.yaml", environment: ["LAYER": "query"], from: empty)
+            Issue.record("an unset KIBAN_DATA with no data folder was accepted")
+        } catch {
+            #expect("\(error)".contains("c.yaml: key 'data.train': ${KIBAN_DATA}: $KIBAN_DATA is not set"))
+            #expect("\(error)".contains("Examples/fetch_data.sh"))
+        }
+        do {
+            _ = try tree.expandingEnvironment(file: "c.yaml", environment: ["KIBAN_DATA": "/d"], from: empty)
+            Issue.record("an unset variable was accepted")
+        } catch {
+            #expect("\(error)".contains("key 'lora.target_modules': ${LAYER}: environment variable LAYER is not set"))
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KibanTestSupport
 import Testing
 
 @testable import KibanTrain
@@ -55,7 +56,7 @@ struct TaskTests {
     }
 
     @Test func compositionRegressionOnMatbenchSteels() throws {
-        let folds = TrainerFixture.shared.appendingPathComponent("materials/cv/steels_yield")
+        let folds = try TestData.url("materials/cv/steels_yield")
         let folder = try TrainerFixture.folder("composition")
         let modelConfig = folder.appendingPathComponent("small-materials.yaml")
         try "model: materials\nconfig:\n  d_model: 64\n  num_layers: 2\n  num_heads: 4\n  mlp_width: 128\n"
@@ -64,7 +65,7 @@ struct TaskTests {
         config.run.outputDir = folder.appendingPathComponent("run").path
         config.model.family = .materials
         config.model.config = modelConfig.path
-        config.model.elementFeatures = TrainerFixture.shared.appendingPathComponent("materials/elements/mat2vec.csv").path
+        config.model.elementFeatures = try TestData.path("materials/elements/mat2vec.csv")
         config.task.kind = .compositionRegression
         config.task.loss = .l1
         config.data.train = folds.appendingPathComponent("train0.csv").path

@@ -1,14 +1,12 @@
 import Foundation
 import KibanData
+import KibanTestSupport
 
 @testable import KibanTrain
 
-/// Small real-data runs for trainer tests: a tiny ESM on 48 proteins of the shared proteome, or on
+/// Small real-data runs for trainer tests: a tiny ESM on 48 proteins of the proteome, or on
 /// a 96-peptide slice of the AMP table (balanced classes), written under a fixed temporary folder per test.
 enum TrainerFixture {
-    static let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../../shared/data").standardizedFileURL
-
     /// A fresh folder `kiban-trainer-<name>` (fixed, so a child process of an exit test finds it).
     static func folder(_ name: String, clean: Bool = true) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("kiban-trainer-\(name)")
@@ -28,10 +26,10 @@ enum TrainerFixture {
               intermediate_size: 64
               hidden_dropout_prob: 0.1
             """.write(to: folder.appendingPathComponent("tiny-esm.yaml"), atomically: true, encoding: .utf8)
-        let proteins = try FASTAReader.readAll(path: shared.appendingPathComponent("protein/bacterial_proteome.faa").path).prefix(48)
+        let proteins = try FASTAReader.readAll(path: TestData.path("protein/bacterial_proteome.faa")).prefix(48)
         try proteins.map { ">\($0.header)\n\($0.sequence)\n" }.joined()
             .write(to: folder.appendingPathComponent("proteins.faa"), atomically: true, encoding: .utf8)
-        let table = try CSVTable.read(path: shared.appendingPathComponent("protein/amp_vs_uniprot.csv").path)
+        let table = try CSVTable.read(path: TestData.path("protein/amp_vs_uniprot.csv"))
         let (sequences, labels, splits) = (try table.strings("sequence"), try table.strings("label"), try table.strings("split"))
         var rows = ["sequence,label,split"], taken: [String: Int] = [:]
         for index in sequences.indices {
