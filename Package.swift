@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "KibanKernelsTests", dependencies: ["KibanKernels"]),
         .testTarget(
             name: "KibanTensorTests",
-            dependencies: ["KibanTensor", "KibanFormats", "KibanNN", "KibanOptim", "KibanKernels", "KibanTestSupport"]),
+            dependencies: ["CBLAS", "KibanTensor", "KibanFormats", "KibanNN", "KibanOptim", "KibanKernels", "KibanTestSupport"]),
         .testTarget(name: "KibanFormatsTests", dependencies: ["KibanFormats", "KibanTensor"]),
         .testTarget(
             name: "KibanNNTests", dependencies: ["KibanNN", "KibanOptim", "KibanFormats", "KibanTensor", "KibanTestSupport"]),

@@ -12,19 +12,30 @@ shows the medians and Kiban/PyTorch throughput ratios (> 1 means Kiban is faster
 
     python3 Benchmarks/compare_torch.py --configs esm2-8m base --shape 128x16 [--json]
     python3 Benchmarks/compare_torch.py --modes lora --torch-only   # PyTorch side alone
+    python3 Benchmarks/compare_torch.py --modes lora train --output Benchmarks/results/NAME.json
+
+`--output` writes the rows with every run's throughput and the provenance a reader needs to judge
+them: CPU model, cores, threads, OPENBLAS_CORETYPE, torch/transformers/peft versions, the git commit
+(and whether the tree had uncommitted changes) and the date. The README's speed figures point to
+such files under `Benchmarks/results/`.
 
 Build Kiban first: `swift build -c release --product kiban` (not needed with --torch-only).
 """
 
 import argparse
+import datetime
 import json
 import os
+import platform
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
+import peft
 import torch
+import transformers
 from peft import LoraConfig, get_peft_model
 from transformers import EsmConfig, EsmForMaskedLM
 
@@ -98,6 +109,21 @@ def kiban_run(name, mode, sequence_length, batch_size, steps, warmup, environmen
     return report["tokensPerSecond"], report["peakResidentMegabytes"]
 
 
+def provenance(threads, args):
+    """What machine, software and commit produced a result file."""
+    def git(*command):
+        return subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor())
+    return {"command": "python3 Benchmarks/compare_torch.py " + " ".join(args),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "commit": git("rev-parse", "HEAD"), "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "cpu": cpu, "cores": os.cpu_count(), "threads": threads,
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
+            "torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
+            "python": platform.python_version()}
+
+
 def cell(value, width, spec):
     """A right-aligned table cell; `-` where the Kiban side was not run."""
     return f"{'-':>{width}}" if value is None else f"{value:{width}{spec}}"
@@ -112,6 +138,7 @@ def main():
     parser.add_argument("--steps", type=int, default=3, help="timed steps per run")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps per run")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--output", type=Path, help="also write the rows and their provenance to this JSON file")
     parser.add_argument("--torch-only", action="store_true", help="time only the PyTorch side (no Kiban build needed)")
     args = parser.parse_args()
 
@@ -135,7 +162,11 @@ def main():
                          "kiban_tokens_per_s": statistics.median(kiban) if kiban else None,
                          "torch_tokens_per_s": statistics.median(pytorch),
                          "ratio": statistics.median(kiban) / statistics.median(pytorch) if kiban else None,
-                         "kiban_peak_rss_mb": max(rss) if rss else None})
+                         "kiban_peak_rss_mb": max(rss) if rss else None,
+                         "kiban_runs_tokens_per_s": kiban, "torch_runs_tokens_per_s": pytorch})
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps({"provenance": provenance(threads, sys.argv[1:]), "rows": rows}, indent=2) + "\n")
     if args.json:
         print(json.dumps(rows, indent=2))
         return

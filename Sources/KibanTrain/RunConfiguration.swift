@@ -23,7 +23,8 @@ public struct RunConfiguration: Codable, Sendable {
         public var outputDir = "runs/run"
         /// Seeds initialisation, data order, dropout and masking.
         public var seed = 0
-        /// Worker threads (0: `KIBAN_NUM_THREADS` or all cores).
+        /// Threads of the whole process: OpenBLAS GEMM and Kiban's own kernels (`kiban finetune`
+        /// sets `Threading.threadCount`). 0: `KIBAN_NUM_THREADS`, else all active cores.
         public var threads = 0
         /// Continue from `output_dir/last.h5` when it exists.
         public var resume = true

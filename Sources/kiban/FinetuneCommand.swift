@@ -25,16 +25,14 @@ struct FinetuneCommand: ParsableCommand {
 
     func run() throws {
         let configuration = try RunConfiguration.load(path: config, overrides: overrides)
-        let work = {
-            let trainer = try Trainer(config: configuration)
-            print("\(configuration.run.name): \(trainer.data.train.count) train, \(trainer.data.validation.count) validation, "
-                  + "\(trainer.data.test.count) test examples; \(trainer.baseReport)")
-            guard !dryRun else { return }
-            let summary = try trainer.run()
-            print("\(configuration.run.name): best update \(summary.bestStep) of \(summary.steps); "
-                  + summary.metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")
-                  + String(format: "; %.1f s → %@", summary.wallSeconds, configuration.run.outputDir))
-        }
-        if configuration.run.threads > 0 { try Threading.withThreadCount(configuration.run.threads, work) } else { try work() }
+        if configuration.run.threads > 0 { Threading.threadCount = configuration.run.threads }
+        let trainer = try Trainer(config: configuration)
+        print("\(configuration.run.name): \(trainer.data.train.count) train, \(trainer.data.validation.count) validation, "
+              + "\(trainer.data.test.count) test examples; \(trainer.baseReport)")
+        guard !dryRun else { return }
+        let summary = try trainer.run()
+        print("\(configuration.run.name): best update \(summary.bestStep) of \(summary.steps); "
+              + summary.metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")
+              + String(format: "; %.1f s → %@", summary.wallSeconds, configuration.run.outputDir))
     }
 }

@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 import KibanFormats
 import KibanTensor
@@ -118,6 +119,16 @@ struct TensorBasicsTests {
         for threads in [2, 3] {
             let differing = zip(reference, run(threads: threads)).filter { $0.bitPattern != $1.bitPattern }.count
             #expect(differing == 0, "\(differing) of \(reference.count) values differ at \(threads) threads")
+        }
+    }
+
+    /// `run.threads` sets this process-wide count; OpenBLAS must follow it, not only Kiban's kernels.
+    @Test func threadCountLimitsOpenBLASToo() {
+        let before = Threading.threadCount
+        defer { Threading.threadCount = before }
+        for threads in [1, 2] {
+            Threading.threadCount = threads
+            #expect(openblas_get_num_threads() == Int32(threads))
         }
     }
 
