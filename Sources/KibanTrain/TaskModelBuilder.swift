@@ -29,7 +29,9 @@ enum TaskModelBuilder {
         _ config: RunConfiguration, data: TrainingData, tokenizer: SequenceTokenizer, generator: RandomGenerator
     ) throws -> (TaskModel, String) {
         if config.model.initialize != .scratch && !FileManager.default.fileExists(atPath: config.model.path) {
-            throw ConfigError("key 'model.path': '\(config.model.path)' does not exist (model.initialize is \(config.model.initialize.rawValue))")
+            throw ConfigError(
+                "key 'model.path': '\(config.model.path)' does not exist (model.initialize is \(config.model.initialize.rawValue)); "
+                    + "make it first (e.g. the pre-training run that writes it), or --set model.initialize=scratch")
         }
         switch config.model.family {
         case .esm: return try esm(config, data: data, generator: generator)
