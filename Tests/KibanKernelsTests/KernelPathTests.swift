@@ -2,11 +2,20 @@ import Foundation
 import KibanKernels
 import Testing
 
-/// The agreement every vector path must reach with the scalar reference: |a − r| ≤ 1e-6 + 1e-5·|r|, NaN and
-/// infinities in the same places.
-let pathAgreement = Tolerance(absolute: 1e-6, relative: 1e-5)
+extension Kernel {
+    /// The agreement a vector path must reach with the scalar reference (NaN and infinities in the same places):
+    /// |a − r| ≤ 1e-6 + 1e-5·|r| for float kernels, whose vector exp, erf and lane-wise sums round differently
+    /// (worst measured: 46%, layer norm forward at n = 1000); for sums, which every path accumulates in double in
+    /// its own order, Double rounding only (worst measured: 5e-12, 2% of the bound).
+    var pathTolerance: Tolerance {
+        switch self {
+        case .sum, .sumSquares: .doubleAccumulation
+        default: Tolerance(absolute: 1e-6, relative: 1e-5)
+        }
+    }
+}
 
-/// Forces `path`, then runs every kernel through the dispatcher at every length and expects it to agree with the
+/// Forces `path`, then runs `kernel` through the dispatcher at every length and expects it to agree with the
 /// scalar reference on the same inputs.
 func expectDispatcherMatchesScalarReference(_ kernel: Kernel, on path: KernelPath) {
     defer { restoreDefaultPath() }
@@ -15,7 +24,7 @@ func expectDispatcherMatchesScalarReference(_ kernel: Kernel, on path: KernelPat
     for n in kernelLengths {
         let inputs = KernelInputs(kernel, n: n)
         let problem = firstMismatch(
-            run(kernel, on: inputs, .dispatcher), run(kernel, on: inputs, .scalarReference), tolerance: pathAgreement)
+            run(kernel, on: inputs, .dispatcher), run(kernel, on: inputs, .scalarReference), tolerance: kernel.pathTolerance)
         #expect(problem == nil, "\(kernel.rawValue) on \(path.rawValue), n = \(n): \(problem ?? "")")
     }
 }

@@ -181,9 +181,8 @@ extension Kernel {
             // |x̂·weight| + |bias| rather than |y|: worst measured 5.5e-7 at |y| < 1e-2 (n = 1000), 27% of this bound.
             Tolerance(absolute: 2e-6, relative: 1e-5)
         case .sum, .sumSquares:
-            // Accumulated in double: Double rounding allows n·2⁻⁵³·Σ|x| ≈ 1e-10 at n = 1000, |x| < 1 (measured: 0,
-            // the same index order); a float accumulator would be off by about 1e-6.
-            Tolerance(absolute: 1e-10, relative: 1e-12)
+            // Measured: 0 (the reference and the formula add in the same index order).
+            .doubleAccumulation
         default:
             // Elementwise libm calls and at most one float row sum: worst measured 19% of this bound
             // (log-softmax, n = 17).
