@@ -44,18 +44,6 @@ enum KernelPath: String, CaseIterable, Sendable {
     var isSupported: Bool { kb_path_supported(kb) != 0 }
 }
 
-/// Makes `path` the one every dispatcher runs, as a user would: KIBAN_KERNELS, then a reload.
-func force(_ path: KernelPath) {
-    setenv("KIBAN_KERNELS", path.rawValue, 1)
-    kb_reload_path_from_env()
-}
-
-/// Unsets KIBAN_KERNELS and reloads, so the best supported path is active again.
-func restoreDefaultPath() {
-    unsetenv("KIBAN_KERNELS")
-    kb_reload_path_from_env()
-}
-
 /// Every dispatched kernel.
 enum Kernel: String, CaseIterable, Sendable {
     case softmax, logSoftmax, softmaxBackward, logSoftmaxBackward

@@ -15,12 +15,25 @@ extension Kernel {
     }
 }
 
+/// Makes `path` the one every dispatcher runs, as a user would (KIBAN_KERNELS, then a reload), and expects the
+/// dispatchers to report it active.
+func force(_ path: KernelPath) {
+    setenv("KIBAN_KERNELS", path.rawValue, 1)
+    kb_reload_path_from_env()
+    #expect(kb_active_path().rawValue == path.kb.rawValue, "KIBAN_KERNELS=\(path.rawValue) was not applied")
+}
+
+/// Unsets KIBAN_KERNELS and reloads, so the best supported path is active again.
+func restoreDefaultPath() {
+    unsetenv("KIBAN_KERNELS")
+    kb_reload_path_from_env()
+}
+
 /// Forces `path`, then runs `kernel` through the dispatcher at every length and expects it to agree with the
 /// scalar reference on the same inputs.
 func expectDispatcherMatchesScalarReference(_ kernel: Kernel, on path: KernelPath) {
     defer { restoreDefaultPath() }
     force(path)
-    #expect(kb_active_path().rawValue == path.kb.rawValue, "KIBAN_KERNELS=\(path.rawValue) was not applied")
     for n in kernelLengths {
         let inputs = KernelInputs(kernel, n: n)
         let problem = firstMismatch(
