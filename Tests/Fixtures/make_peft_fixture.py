@@ -1,5 +1,5 @@
 """Adapters made by PEFT, for Kiban to load (`Tests/KibanModelsTests/PEFTFixtureTests.swift`,
-`PEFTWeightedAdapterTests.swift`).
+`PEFTWeightedAdapterTests.swift`, `PEFTModulesToSaveTests.swift`).
 
 Rebuilds the tiny EsmForMaskedLM of `esm_mlm.safetensors` (its config and weights) and writes:
 
@@ -10,10 +10,17 @@ Rebuilds the tiny EsmForMaskedLM of `esm_mlm.safetensors` (its config and weight
 * `peft_esm_dora/`: the same with `use_dora=True`, so each adapted Linear also has the magnitude
   vector `lora_magnitude_vector` (one value per output feature); adapter files + `gradients.safetensors`.
 * `peft_weighted/`: three LoRA adapters with random A and B (`init_lora_weights=False`): `a` (r 4,
-  α 8, query + value), `b` (r 4, α 2, query + value), `c` (r 2, α 6, query only), and two made by
-  `add_weighted_adapter`: `linear` = linear([a, b], [0.7, -0.4]) and `cat` = cat([a, c], [0.5, 1.5]);
-  one folder per adapter (`save_pretrained(selected_adapters=...)`), and `logits.safetensors` with
-  the float64 logits of `linear` and `cat` active (`logits.linear`, `logits.cat`).
+  α 8, query + value), `b` (r 4, α 2, query + value), `c` (r 2, α 6, query only), and the
+  `add_weighted_adapter` combinations listed in `COMBINATIONS` (one per combination type, plus
+  `svd_clamped` for `svd_rank` and `svd_clamp`); one folder per adapter
+  (`save_pretrained(selected_adapters=...)`), `logits.safetensors` with the float64 logits of each
+  combination active (`logits.<combination>`), and `dare_masks.safetensors` with the keep-masks
+  PEFT's DARE drew (`torch.bernoulli`, captured while `add_weighted_adapter` ran), as
+  `<combination>.<layer path>.<lora_A|lora_B>.<adapter>`, stored as F16 0/1.
+* `peft_modules_to_save/`: two LoRA adapters `x` (query) and `y` (value), r 2, α 4, random, each
+  with its own copy of `lm_head.layer_norm` in `modules_to_save` (the copies perturbed so the two
+  heads differ); one folder per adapter and `logits.safetensors` with the float64 logits of each
+  adapter active (`logits.x`, `logits.y`).
 
 `gradients.safetensors` evaluates the saved adapter on the fixture batch in float64 (the float32
 weights converted exactly; eval mode, all dropout 0): `input.*`, `logits`, `loss` (mean masked-LM
@@ -104,8 +111,52 @@ def make_trained(name, **lora):
     print(f"wrote {output}")
 
 
+# name: (adapters, weights, add_weighted_adapter keywords), added in this order: DARE's masks depend
+# on the random state that the earlier additions leave.
+COMBINATIONS = {
+    "linear": (["a", "b"], [0.7, -0.4], {"combination_type": "linear"}),
+    "cat": (["a", "c"], [0.5, 1.5], {"combination_type": "cat"}),
+    "svd": (["a", "c"], [0.5, 1.5], {"combination_type": "svd"}),
+    "svd_clamped": (["a", "b", "c"], [0.7, -0.4, 1.5], {"combination_type": "svd", "svd_rank": 3, "svd_clamp": 0.9}),
+    "ties": (["a", "b"], [0.7, -0.4], {"combination_type": "ties", "density": 0.5}),
+    "magnitude_prune": (["a", "b"], [0.7, -0.4], {"combination_type": "magnitude_prune", "density": 0.5}),
+    "dare_linear": (["a", "b"], [0.7, -0.4], {"combination_type": "dare_linear", "density": 0.6}),
+    "dare_ties": (["a", "b"], [0.7, -0.4],
+                  {"combination_type": "dare_ties", "density": 0.6, "majority_sign_method": "frequency"}),
+}
+
+
+def add_capturing_masks(peft_model, name, adapters, weights, keywords):
+    """add_weighted_adapter, recording every torch.bernoulli mask under
+    `<name>.<layer path>.<lora_A|lora_B>.<adapter>`: DARE prunes, on each layer, the A of every
+    adapter that layer holds (in `adapters` order), then their B."""
+    layer_names = {id(module): path for path, module in peft_model.base_model.model.named_modules()}
+    pending, masks = [], {}
+    lora_model = type(peft_model.base_model)
+    generalized = lora_model._generalized_task_arithmetic_weighted_adapter
+    bernoulli = torch.bernoulli
+
+    def labelled(self, combination_type, adapters, weights, target, *args):
+        held = [adapter for adapter in adapters if adapter in target.lora_A] if combination_type.startswith("dare") else []
+        pending.extend(f"{name}.{layer_names[id(target)]}.{factor}.{adapter}" for factor in ("lora_A", "lora_B") for adapter in held)
+        return generalized(self, combination_type, adapters, weights, target, *args)
+
+    def recorded(probabilities, *args, **kwargs):
+        mask = bernoulli(probabilities, *args, **kwargs)
+        masks[pending.pop(0)] = mask.to(torch.float16)
+        return mask
+
+    lora_model._generalized_task_arithmetic_weighted_adapter, torch.bernoulli = labelled, recorded
+    try:
+        peft_model.add_weighted_adapter(adapters, weights, name, **keywords)
+    finally:
+        lora_model._generalized_task_arithmetic_weighted_adapter, torch.bernoulli = generalized, bernoulli
+    assert not pending, f"{name}: {len(pending)} masks expected but not drawn"
+    return masks
+
+
 def make_weighted():
-    """peft_weighted: a, b, c and their add_weighted_adapter combinations `linear` and `cat`."""
+    """peft_weighted: a, b, c and their add_weighted_adapter combinations (COMBINATIONS)."""
     torch.manual_seed(0)
     model, tensors = base_model()
     adapters = {
@@ -116,16 +167,48 @@ def make_weighted():
     peft_model = get_peft_model(model, adapters["a"], adapter_name="a")
     for name in ("b", "c"):
         peft_model.add_adapter(name, adapters[name])
-    peft_model.add_weighted_adapter(["a", "b"], [0.7, -0.4], "linear", combination_type="linear")
-    peft_model.add_weighted_adapter(["a", "c"], [0.5, 1.5], "cat", combination_type="cat")
+    masks = {}
+    for name, (combined, weights, keywords) in COMBINATIONS.items():
+        masks.update(add_capturing_masks(peft_model, name, combined, weights, keywords))
     output = HERE / "peft_weighted"
     output.mkdir(exist_ok=True)
-    save_adapter(peft_model, output, selected_adapters=["a", "b", "c", "linear", "cat"])
+    save_adapter(peft_model, output, selected_adapters=["a", "b", "c", *COMBINATIONS])
+    save_file(masks, str(output / "dare_masks.safetensors"))
     peft_model.double()
     peft_model.eval()
     inputs = fixture_inputs(tensors)
     logits = {}
-    for name in ("linear", "cat"):
+    for name in COMBINATIONS:
+        peft_model.set_adapter(name)
+        with torch.no_grad():
+            logits[f"logits.{name}"] = peft_model(**inputs).logits.contiguous()
+    save_file({**logits, **{f"input.{k}": v for k, v in inputs.items()}}, str(output / "logits.safetensors"))
+    print(f"wrote {output}")
+
+
+def make_modules_to_save():
+    """peft_modules_to_save: adapters x and y, each with its own lm_head.layer_norm."""
+    torch.manual_seed(0)
+    model, tensors = base_model()
+    configs = {
+        name: LoraConfig(r=2, lora_alpha=4, target_modules=[target], modules_to_save=["lm_head.layer_norm"], init_lora_weights=False)
+        for name, target in (("x", "query"), ("y", "value"))
+    }
+    peft_model = get_peft_model(model, configs["x"], adapter_name="x")
+    peft_model.add_adapter("y", configs["y"])
+    copies = peft_model.base_model.model.lm_head.layer_norm.modules_to_save
+    with torch.no_grad():
+        for name in ("x", "y"):
+            for parameter in copies[name].parameters():
+                parameter.add_(0.3 * torch.randn_like(parameter))
+    output = HERE / "peft_modules_to_save"
+    output.mkdir(exist_ok=True)
+    save_adapter(peft_model, output, selected_adapters=["x", "y"])
+    peft_model.double()
+    peft_model.eval()
+    inputs = fixture_inputs(tensors)
+    logits = {}
+    for name in ("x", "y"):
         peft_model.set_adapter(name)
         with torch.no_grad():
             logits[f"logits.{name}"] = peft_model(**inputs).logits.contiguous()
@@ -137,6 +220,7 @@ def main():
     make_trained("peft_esm")
     make_trained("peft_esm_dora", use_dora=True)
     make_weighted()
+    make_modules_to_save()
 
 
 if __name__ == "__main__":
