@@ -6,16 +6,18 @@ import KibanTensor
 /// LoRA and DoRA adapters in PEFT's on-disk format, so adapters move between Kiban and
 /// `PeftModel.from_pretrained`: `adapter_config.json` + `adapter_model.safetensors` with keys
 /// `base_model.model.<module path>.lora_A.weight` / `.lora_B.weight`, `.lora_magnitude_vector`
-/// (DoRA), and the full weights of the `modules_to_save` under `base_model.model.<module path>.<parameter>`.
+/// (DoRA), and the adapter's copy of each of its `modules_to_save` under
+/// `base_model.model.<module path>.<parameter>` (PEFT's saved names: the live
+/// `modules_to_save.<adapter>.` part dropped).
 public enum PEFTAdapterFolder {
     public struct AdapterError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    /// Writes the adapter `name` of every Linear in `model` that has one, plus every parameter of
-    /// the outermost modules matching `configuration.modulesToSave` (their paths become the config's
-    /// `modules_to_save`). `r` and `lora_alpha` come from `configuration`; layers whose adapter has
-    /// another rank or α are listed in `rank_pattern` / `alpha_pattern` under their full path.
+    /// Writes the adapter `name` of every Linear in `model` that has one, plus `name`'s copy of every
+    /// module that keeps one for it (their paths become the config's `modules_to_save`). `r` and
+    /// `lora_alpha` come from `configuration`; layers whose adapter has another rank or α are listed
+    /// in `rank_pattern` / `alpha_pattern` under their full path.
     public static func save(model: Module, configuration: LoRAConfiguration, name: String = "default", baseModel: String = "", to folder: URL) throws {
         var tensors: [String: SafeTensorsValue] = [:]
         var paths: [String] = [], rankPattern: [String: Int] = [:], alphaPattern: [String: Double] = [:]
@@ -33,11 +35,11 @@ public enum PEFTAdapterFolder {
             paths.append(path)
         }
         guard !paths.isEmpty else { throw AdapterError(description: "\(folder.path): the model has no adapter named '\(name)'") }
-        let saved = try modulesToSave(in: model, patterns: configuration.modulesToSave)
-        for (path, module) in saved {
-            for (key, parameter) in module.namedParameters() where !isAdapterParameter(key) {
-                tensors["base_model.model.\(path).\(key)"] = .float32(parameter.value)
-            }
+        var saved: [String] = []
+        for (path, module) in model.modulesWithAdapterCopies() {
+            guard let copy = module.adapterCopies?.parameters(of: name) else { continue }
+            for (key, parameter) in copy { tensors["base_model.model.\(path).\(key)"] = .float32(parameter.value) }
+            saved.append(path)
         }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let config: [String: Any] = [
@@ -45,28 +47,10 @@ public enum PEFTAdapterFolder {
             "lora_dropout": Double(configuration.dropout), "use_rslora": configuration.rankStabilized, "target_modules": paths,
             "bias": "none", "fan_in_fan_out": false, "inference_mode": true, "init_lora_weights": true, "use_dora": configuration.useDoRA,
             "rank_pattern": rankPattern, "alpha_pattern": alphaPattern, "base_model_name_or_path": baseModel, "task_type": NSNull(),
-            "modules_to_save": saved.isEmpty ? NSNull() as Any : saved.map(\.path) as Any,
+            "modules_to_save": saved.isEmpty ? NSNull() as Any : saved as Any,
         ]
         try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
             .write(to: folder.appendingPathComponent("adapter_config.json"), options: .atomic)
         try SafeTensorsFile.write(tensors, metadata: ["format": "pt"], to: folder.appendingPathComponent("adapter_model.safetensors"))
-    }
-
-    /// The outermost modules whose path matches one of `patterns`, in tree order.
-    static func modulesToSave(in model: Module, patterns: [String]) throws -> [(path: String, module: Module)] {
-        let expressions = try patterns.map { try NSRegularExpression(pattern: $0) }
-        var result: [(path: String, module: Module)] = []
-        for (path, module) in model.namedModules() where !path.isEmpty {
-            guard expressions.contains(where: { $0.firstMatch(in: path, range: NSRange(path.startIndex..., in: path)) != nil }),
-                !result.contains(where: { path.hasPrefix($0.path + ".") })
-            else { continue }
-            result.append((path, module))
-        }
-        return result
-    }
-
-    /// Whether a parameter key inside a module belongs to an adapter (`lora_A.<name>.weight`, …).
-    static func isAdapterParameter(_ key: String) -> Bool {
-        key.split(separator: ".").contains { ["lora_A", "lora_B", "lora_magnitude_vector"].contains($0) }
     }
 }

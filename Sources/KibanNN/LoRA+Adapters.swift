@@ -13,25 +13,31 @@ extension Module {
     }
 
     /// Makes `name` the active adapter of every Linear that holds it and switches adapters off on
-    /// the Linear layers that do not, as PEFT's `set_adapter`; nil switches every adapter off.
-    /// A layer with a merged adapter is unmerged first. Throws when no layer holds `name`.
+    /// the Linear layers that do not, as PEFT's `set_adapter`; nil switches every adapter off. Each
+    /// module of `modules_to_save` computes with `name`'s copy when it has one, else with its
+    /// original. A layer with a merged adapter is unmerged first. Throws when nothing holds `name`.
     public func setActiveAdapter(_ name: String?) throws {
-        let layers = adaptedLayers()
-        if let name, !layers.contains(where: { $0.holds(name) }) {
+        let layers = adaptedLayers(), saved = modulesWithAdapterCopies()
+        if let name, !layers.contains(where: { $0.holds(name) }), !saved.contains(where: { $0.module.adapterCopies!.holds(name) }) {
             throw LoRA.AdapterError(description: "no layer holds an adapter named '\(name)' (adapters: \(adapterNames))")
         }
         for linear in layers {
             linear.unmerge()
             linear.activeAdapter = name.flatMap { linear.holds($0) ? $0 : nil }
         }
+        for (_, module) in saved { module.adapterCopies!.activate(name) }
     }
 
-    /// Removes the adapter `name` from every Linear, as PEFT's `delete_adapter`; a layer whose
-    /// active adapter it was falls back on its first remaining adapter (or none). Throws when no
-    /// layer holds `name` or a layer has it merged.
+    /// Removes the adapter `name` from every Linear and its copy from every module of
+    /// `modules_to_save`, as PEFT's `delete_adapter`. A layer whose active adapter it was falls back
+    /// on its first remaining adapter (or none); a module that held a copy then computes, as in PEFT,
+    /// with the copy of the adapter the layers now use (the first active one in tree order) if it
+    /// has one, else with its original, and lists its own parameters again once no copy is left.
+    /// Throws when nothing holds `name` or a layer has it merged.
     public func deleteAdapter(_ name: String) throws {
         let layers = adaptedLayers().filter { $0.holds(name) }
-        guard !layers.isEmpty else {
+        let saved = modulesWithAdapterCopies().filter { $0.module.adapterCopies!.holds(name) }
+        guard !layers.isEmpty || !saved.isEmpty else {
             throw LoRA.AdapterError(description: "no layer holds an adapter named '\(name)' (adapters: \(adapterNames))")
         }
         if layers.contains(where: { $0.isMerged && $0.activeAdapter == name }) {
@@ -40,6 +46,11 @@ extension Module {
         for linear in layers {
             linear.adapters.removeAll { $0.name == name }
             if linear.activeAdapter == name { linear.activeAdapter = linear.adapters.first?.name }
+        }
+        let successor = adaptedLayers().lazy.compactMap(\.activeAdapter).first
+        for (_, module) in saved {
+            module.removeAdapterCopy(name)
+            module.adapterCopies?.activate(successor)
         }
     }
 

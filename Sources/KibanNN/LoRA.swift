@@ -137,20 +137,18 @@ public enum LoRA {
 
     /// Attaches an adapter named `name` to every Linear whose dotted path matches one of the
     /// configuration's patterns (with its `rankPattern`/`alphaPattern` rank and α, DoRA when
-    /// `useDoRA`), freezes every other parameter except modules whose path matches
-    /// `configuration.modulesToSave` or `trainable` (both PEFT's `modules_to_save`), makes the new
-    /// adapter active on those layers and returns the wrapped paths. Throws when nothing matches or
-    /// a matching layer already holds an adapter called `name`.
+    /// `useDoRA`), freezes every other parameter, gives the adapter its own trainable copy of each
+    /// outermost module whose path matches `configuration.modulesToSave` or `trainable` (both PEFT's
+    /// `modules_to_save`, see ``AdapterCopies``), makes the new adapter active on those layers and
+    /// modules, and returns the adapted layers' paths. Throws, changing nothing, when nothing
+    /// matches, a matching layer or module already holds an adapter called `name`, or a module to
+    /// save cannot have copies (see ``modulesToSave(in:patterns:adapter:targets:)``).
     @discardableResult
     public static func apply(
         to model: Module, configuration: LoRAConfiguration, name: String = "default", trainable: [String] = [],
         generator: RandomGenerator
     ) throws -> [String] {
         let patterns = try configuration.targetModules.map { try NSRegularExpression(pattern: $0) }
-        let keep = try (configuration.modulesToSave + trainable).map { try NSRegularExpression(pattern: $0) }
-        let matches = { (path: String, expressions: [NSRegularExpression]) in
-            expressions.contains { $0.firstMatch(in: path, range: NSRange(path.startIndex..., in: path)) != nil }
-        }
         let targets = model.namedModules().compactMap { path, module in
             (module as? Linear).flatMap { matches(path, patterns) ? (path: path, linear: $0) : nil }
         }
@@ -163,12 +161,19 @@ public enum LoRA {
         if let merged = targets.first(where: { $0.linear.isMerged }) {
             throw AdapterError(description: "\(merged.path) has a merged adapter: unmerge before attaching '\(name)'")
         }
+        let saved = try modulesToSave(
+            in: model, patterns: configuration.modulesToSave + trainable, adapter: name, targets: targets.map(\.path))
+        let layerConfigurations = try targets.map { try configuration.resolved(for: $0.path) }
         model.freeze()
-        for (path, module) in model.namedModules() where matches(path, keep) { module.unfreeze() }
-        for (path, linear) in targets {
-            let layerConfiguration = try configuration.resolved(for: path)
+        for (_, module) in saved { module.addAdapterCopy(name, trainable: true, activate: true) }
+        for ((_, linear), layerConfiguration) in zip(targets, layerConfigurations) {
             linear.attach(LoRAAdapter(base: linear, configuration: layerConfiguration, generator: generator), name: name)
         }
         return targets.map(\.path)
+    }
+
+    /// Whether one of `expressions` matches somewhere in `path`.
+    static func matches(_ path: String, _ expressions: [NSRegularExpression]) -> Bool {
+        expressions.contains { $0.firstMatch(in: path, range: NSRange(path.startIndex..., in: path)) != nil }
     }
 }

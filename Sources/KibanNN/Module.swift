@@ -3,14 +3,28 @@ import KibanTensor
 /// A trainable tensor owned by a module. Its `value` is a leaf that requires a gradient unless
 /// the parameter is frozen; ``ParameterBuffer`` may re-point `value` into a flat buffer.
 public final class Parameter {
+    private var ownValue: Tensor
+
+    /// Set while the module holding this parameter keeps copies per adapter (``AdapterCopies``):
+    /// the original or the active adapter's copy, which `value` then reads and writes.
+    var standIn: Parameter?
+
     /// The current values (a leaf tensor).
     public var value: Tensor {
-        didSet { value.requiresGrad = !isFrozen }
+        get { standIn?.value ?? ownValue }
+        set {
+            guard let standIn else {
+                ownValue = newValue
+                ownValue.requiresGrad = !isFrozen
+                return
+            }
+            standIn.value = newValue
+        }
     }
 
     /// Frozen parameters take no gradient and are skipped by optimizers.
     public var isFrozen = false {
-        didSet { value.requiresGrad = !isFrozen }
+        didSet { ownValue.requiresGrad = !isFrozen }
     }
 
     /// Whether AdamW's weight decay applies by default; layers set it false for biases and
@@ -22,14 +36,14 @@ public final class Parameter {
     public let isBuffer: Bool
 
     public init(_ value: Tensor, decays: Bool = true) {
-        self.value = value
+        ownValue = value
         self.decays = decays
         self.isBuffer = false
         value.requiresGrad = true
     }
 
     private init(buffer value: Tensor) {
-        self.value = value
+        ownValue = value
         self.decays = false
         self.isBuffer = true
         self.isFrozen = true
@@ -42,6 +56,11 @@ public final class Parameter {
     }
 
     public var shape: [Int] { value.shape }
+
+    /// A new parameter (or buffer) with a copy of this one's values and the same weight-decay flag.
+    func duplicate() -> Parameter {
+        isBuffer ? .buffer(value.copied()) : Parameter(value.copied(), decays: decays)
+    }
 }
 
 /// The base of every layer and model, in the manner of MLX-Swift's `Module`.
@@ -54,6 +73,10 @@ open class Module {
     /// Training mode (dropout active) or evaluation mode.
     public private(set) var isTraining = true
 
+    /// This module's copies per adapter while it is one of the adapters' `modules_to_save`; nil
+    /// otherwise. While set, ``namedParameters(prefix:)`` lists the copies, not the module's own parameters.
+    public internal(set) var adapterCopies: AdapterCopies?
+
     public init() {}
 
     /// This module's own parameters by key (not its children's).
@@ -64,8 +87,15 @@ open class Module {
     open var children: [(key: String, module: Module)] { [] }
 
     /// Every parameter under its dotted path, depth first in declaration order. A tied parameter
-    /// appears once per key.
+    /// appears once per key. A module with ``adapterCopies`` contributes PEFT's live names instead:
+    /// `<path>.original_module.<key>` and `<path>.modules_to_save.<adapter>.<key>`.
     public func namedParameters(prefix: String = "") -> [(name: String, parameter: Parameter)] {
+        if let adapterCopies { return adapterCopies.namedParameters(prefix: prefix) }
+        return treeParameters(prefix: prefix)
+    }
+
+    /// The parameters this module's forward pass reads, under their keys in its own tree.
+    func treeParameters(prefix: String = "") -> [(name: String, parameter: Parameter)] {
         var result = ownParameters.map { (name: prefix + $0.key, parameter: $0.parameter) }
         for (key, child) in children {
             result += child.namedParameters(prefix: prefix + key + ".")

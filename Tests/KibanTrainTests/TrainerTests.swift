@@ -122,16 +122,17 @@ struct TrainerAdapterTests {
         let trainer = try Trainer(config: config)
         let base = trainer.task.module.stateDict().filter { !$0.key.contains("lora_") && !$0.key.hasPrefix("classifier") }
             .mapValues { $0.toArray().map(\.bitPattern) }
-        let head = trainer.task.module.stateDict()["classifier.dense.weight"]!.toArray()
+        let head = trainer.task.module.stateDict()["classifier.modules_to_save.default.dense.weight"]!.toArray()
         try trainer.run()
         let after = trainer.task.module.stateDict()
         for (name, bits) in base { #expect(after[name]!.toArray().map(\.bitPattern) == bits, "\(name) changed") }
-        #expect(after["classifier.dense.weight"]!.toArray() != head, "the head (modules_to_save) trains")
+        #expect(after["classifier.modules_to_save.default.dense.weight"]!.toArray() != head, "the adapter's head (modules_to_save) trains")
+        #expect(after["classifier.original_module.dense.weight"]!.toArray() == head, "the original head stays")
         let adapter = folder.appendingPathComponent("run/adapter")
         let reloaded = try Trainer(config: TrainerFixture.classification(in: folder, output: "probe")).task.module
         let configuration = try PEFTAdapterFolder.load(into: reloaded, from: adapter)
         #expect(configuration.useDoRA == dora)
-        for (name, value) in reloaded.stateDict() where name.contains("lora_") || name.hasPrefix("classifier") {
+        for (name, value) in reloaded.stateDict() where name.contains("lora_") || name.hasPrefix("classifier.modules_to_save.") {
             #expect(value.toArray() == after[name]!.toArray(), "\(name) differs after the PEFT round trip")
         }
     }
