@@ -133,6 +133,23 @@ struct ModulesToSaveTests {
         #expect(tied.adapterNames.isEmpty && tied.second.adapterCopies == nil, "a refused apply changes nothing")
     }
 
+    /// Only one adapter of a combination may keep a copy of a module; the result gets a frozen
+    /// copy of the original where the first adapter has one, as in PEFT.
+    @Test func weightedAdaptersAndCopies() throws {
+        let model = Pair(generator: RandomGenerator(seed: 1))
+        let original = model.second.weight.value.toArray()
+        try attach("a", to: model, seed: 2)
+        try LoRA.apply(to: model, configuration: LoRAConfiguration(rank: 2, alpha: 4, targetModules: ["^first$"]), name: "plain", generator: RandomGenerator(seed: 5))
+        try LoRA.addWeightedAdapter(to: model, adapters: ["a", "plain"], weights: [1, 1], name: "mix", combination: .cat)
+        let mix = try #require(model.second.adapterCopies?.parameters(of: "mix"))
+        #expect(mix[0].parameter.value.toArray() == original && mix.allSatisfy { $0.parameter.isFrozen })
+        #expect(model.second.adapterCopies?.activeAdapter == "a")
+        try attach("b", to: model, seed: 3)
+        #expect(throws: LoRA.AdapterError.self) {
+            try LoRA.addWeightedAdapter(to: model, adapters: ["a", "b"], weights: [1, 1], name: "both", combination: .cat)
+        }
+    }
+
     /// `second` lists `first`'s weight as its own (a tied weight).
     final class TiedPair: Module {
         let first: Linear, second: TiedWeight
