@@ -153,6 +153,10 @@ public final class BertForMaskedLM: Module {
         [("bert", bert), ("cls.predictions.transform.dense", transform), ("cls.predictions.transform.LayerNorm", transformNorm)]
     }
 
+    override public var tiedWeightKeys: [String: String] {
+        ["cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight", "cls.predictions.decoder.bias": "cls.predictions.bias"]
+    }
+
     /// ids: (B, T) → logits (B, T, V).
     public func callAsFunction(_ ids: IndexTensor, attentionMask: Tensor? = nil, tokenTypes: IndexTensor? = nil) -> Tensor {
         let hidden = bert(ids, attentionMask: attentionMask, tokenTypes: tokenTypes)

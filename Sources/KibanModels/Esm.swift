@@ -123,6 +123,8 @@ public final class EsmForMaskedLM: Module {
         [("esm", esm), ("lm_head.dense", dense), ("lm_head.layer_norm", layerNorm)]
     }
 
+    override public var tiedWeightKeys: [String: String] { ["lm_head.decoder.weight": "esm.embeddings.word_embeddings.weight"] }
+
     /// ids: (B, T) → logits (B, T, V).
     public func callAsFunction(_ ids: IndexTensor, attentionMask: Tensor? = nil) -> Tensor {
         let hidden = esm(ids, attentionMask: attentionMask)

@@ -87,7 +87,10 @@ public enum HuggingFaceFolder {
     }
 
     /// Writes `config.json` (the config's fields plus `model_type` and `architectures`) and
-    /// `model.safetensors` with every parameter under its Hugging Face name, atomically.
+    /// `model.safetensors` with every parameter under its Hugging Face name, atomically. A tied
+    /// weight is written once, under its source key, as `save_pretrained` does (the aliases of
+    /// ``Module/tiedAliases()`` are left out; `from_pretrained` and ``loadWeights(into:from:ignoring:strict:)``
+    /// tie them again).
     public static func save<Config: Encodable>(
         model: Module, config: Config, modelType: String, architecture: String, to folder: URL
     ) throws {
@@ -101,7 +104,8 @@ public enum HuggingFaceFolder {
         let json = try JSONSerialization.data(withJSONObject: fields, options: [.prettyPrinted, .sortedKeys])
         try markFloats(String(decoding: json, as: UTF8.self), keys: floatingPointKeys)
             .write(to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
-        let tensors = model.stateDict().mapValues { SafeTensorsValue.float32($0) }
+        let aliases = model.tiedAliases()
+        let tensors = model.stateDict().filter { !aliases.contains($0.key) }.mapValues { SafeTensorsValue.float32($0) }
         try SafeTensorsFile.write(tensors, metadata: ["format": "pt"], to: folder.appendingPathComponent("model.safetensors"))
     }
 }

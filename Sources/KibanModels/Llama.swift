@@ -99,6 +99,9 @@ public final class LlamaForCausalLM: Module {
 
     override public var ownParameters: [(key: String, parameter: Parameter)] { [("lm_head.weight", lmHead)] }
 
+    /// The output projection is an alias only when it is the embedding table (``tiedAliases()`` checks).
+    override public var tiedWeightKeys: [String: String] { ["lm_head.weight": "model.embed_tokens.weight"] }
+
     override public var children: [(key: String, module: Module)] {
         [("model.embed_tokens", embedTokens)] + layers.enumerated().map { ("model.layers.\($0.offset)", $0.element) }
             + [("model.norm", norm)]

@@ -86,6 +86,11 @@ open class Module {
     /// parameters (dropout): ``train(_:)`` and ``eval()`` reach modules through this list.
     open var children: [(key: String, module: Module)] { [] }
 
+    /// Tied weights as transformers' `_tied_weights_keys` names them: alias key → source key, both
+    /// relative to this module (e.g. `lm_head.decoder.weight` → `esm.embeddings.word_embeddings.weight`).
+    /// `save_pretrained` writes only the source; see ``tiedAliases()``.
+    open var tiedWeightKeys: [String: String] { [:] }
+
     /// Every parameter under its dotted path, depth first in declaration order. A tied parameter
     /// appears once per key. A module with ``adapterCopies`` contributes PEFT's live names instead:
     /// `<path>.original_module.<key>` and `<path>.modules_to_save.<adapter>.<key>`.
@@ -147,15 +152,32 @@ open class Module {
         Dictionary(namedParameters().map { ($0.name, $0.parameter.value) }, uniquingKeysWith: { first, _ in first })
     }
 
-    /// Copies values into parameters by dotted name. Strict loading (the default) stops with a
-    /// list of every missing, unexpected and mis-shaped name; non-strict loading copies what
-    /// matches and returns the same report.
+    /// The full keys of this tree's ``tiedWeightKeys`` aliases that hold the same parameter as their
+    /// source (an untied alias, such as Llama's `lm_head.weight` without `tie_word_embeddings`, is left out).
+    public func tiedAliases() -> Set<String> {
+        let parameters = Dictionary(namedParameters().map { ($0.name, $0.parameter) }, uniquingKeysWith: { first, _ in first })
+        var aliases = Set<String>()
+        for (path, module) in namedModules() {
+            let prefix = path.isEmpty ? "" : path + "."
+            for (alias, source) in module.tiedWeightKeys {
+                guard let tied = parameters[prefix + alias], tied === parameters[prefix + source] else { continue }
+                aliases.insert(prefix + alias)
+            }
+        }
+        return aliases
+    }
+
+    /// Copies values into parameters by dotted name. A tied parameter loads from any of its keys
+    /// (a Hugging Face folder stores it once). Strict loading (the default) stops with a list of
+    /// every missing, unexpected and mis-shaped name; non-strict loading copies what matches and
+    /// returns the same report.
     @discardableResult
     public func load(stateDict: [String: Tensor], strict: Bool = true) throws -> LoadReport {
         let parameters = namedParameters()
         let known = Set(parameters.map(\.name))
+        let given = Set(parameters.filter { stateDict[$0.name] != nil }.map { ObjectIdentifier($0.parameter) })
         var report = LoadReport(
-            missing: parameters.map(\.name).filter { stateDict[$0] == nil }.sorted(),
+            missing: parameters.filter { !given.contains(ObjectIdentifier($0.parameter)) }.map(\.name).sorted(),
             unexpected: stateDict.keys.filter { !known.contains($0) }.sorted(), misShaped: [])
         for (name, parameter) in parameters {
             guard let source = stateDict[name] else { continue }

@@ -2,7 +2,9 @@
 `Tests/KibanModelsTests/InteropArtifactTests.swift`) with the reference Python stack:
 
 * `esm/`, `bert/`: `AutoModelForMaskedLM.from_pretrained` loads them with no missing or unexpected
-  keys, and its logits on Kiban's inputs equal Kiban's within 1e-4.
+  keys, each tied weight is in the file once, under its source key, as `save_pretrained` writes it
+  (no target of the model's `_tied_weights_keys`), and its logits on Kiban's inputs equal Kiban's
+  within 1e-4.
 * `peft_base/` + `peft_adapter/`: `PeftModel.from_pretrained` loads Kiban's LoRA adapter onto the
   base model and gives Kiban's logits within 1e-4.
 * `peft_dora_base/` + `peft_dora_adapter/`: the same for a DoRA adapter with a `rank_pattern`, an
@@ -24,6 +26,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.numpy import load_file
 from peft import PeftModel
 from peft.utils import ModulesToSaveWrapper
@@ -42,6 +45,11 @@ def check_masked_lm(folder):
     model.eval()
     check(f"{folder.name}: no missing keys", not info["missing_keys"], str(info["missing_keys"]))
     check(f"{folder.name}: no unexpected keys", not info["unexpected_keys"], str(info["unexpected_keys"]))
+    with safe_open(folder / "model.safetensors", "np") as file:
+        written = set(file.keys())
+    tied = model._tied_weights_keys or {}
+    check(f"{folder.name}: tied weights written once", tied and not set(tied) & written and set(tied.values()) <= written,
+          f"targets written: {sorted(set(tied) & written)}, sources missing: {sorted(set(tied.values()) - written)}")
     reference = load_file(folder / "kiban_logits.safetensors")
     with torch.no_grad():
         logits = model(input_ids=torch.from_numpy(reference["input_ids"]),
