@@ -75,11 +75,21 @@ public final class Trainer {
 
     /// Reads the data, builds the model, attaches adapters and the optimizer; every configuration
     /// and data error surfaces here, before any training.
-    public init(config: RunConfiguration) throws {
+    public convenience init(config: RunConfiguration) throws {
+        try self.init(config: config, data: Trainer.loadData(for: config))
+    }
+
+    /// Reads and checks the run's data, tokenized for its model family, before any model is built.
+    public static func loadData(for config: RunConfiguration) throws -> TrainingData {
+        try TrainingDataLoader.load(config, tokenizer: TaskModelBuilder.tokenizer(for: config))
+    }
+
+    /// As ``init(config:)`` with data that ``loadData(for:)`` read for this `config`.
+    public init(config: RunConfiguration, data: TrainingData) throws {
         self.config = config
         output = URL(fileURLWithPath: config.run.outputDir)
         let tokenizer = try TaskModelBuilder.tokenizer(for: config)
-        data = try TrainingDataLoader.load(config, tokenizer: tokenizer)
+        self.data = data
         generator = RandomGenerator(seed: UInt64(config.run.seed))
         (task, baseReport) = try TaskModelBuilder.build(config, data: data, tokenizer: tokenizer, generator: generator)
         if config.lora.enabled { try LoRA.apply(to: task.module, configuration: config.lora.configuration, generator: generator) }

@@ -26,9 +26,11 @@ struct FinetuneCommand: ParsableCommand {
     func run() throws {
         let configuration = try RunConfiguration.load(path: config, overrides: overrides)
         if configuration.run.threads > 0 { Threading.threadCount = configuration.run.threads }
-        let trainer = try Trainer(config: configuration)
-        print("\(configuration.run.name): \(trainer.data.train.count) train, \(trainer.data.validation.count) validation, "
-              + "\(trainer.data.test.count) test examples; \(trainer.baseReport)")
+        let data = try Trainer.loadData(for: configuration)
+        print("\(configuration.run.name): \(data.train.count) train, \(data.validation.count) validation, "
+              + "\(data.test.count) test examples from \(configuration.data.train)")
+        let trainer = try Trainer(config: configuration, data: data)
+        print("\(configuration.run.name): \(trainer.baseReport)")
         guard !dryRun else { return }
         let summary = try trainer.run()
         print("\(configuration.run.name): best update \(summary.bestStep) of \(summary.steps); "
