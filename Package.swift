@@ -6,7 +6,7 @@ import PackageDescription
 /// Layers, each depending only on layers above it in this list (see the README's Architecture):
 /// system libraries (CBLAS, CHDF5, CMPI) and C kernels → KibanTensor → KibanFormats → KibanNN →
 /// KibanOptim → KibanData → KibanModels → KibanTrain → `kiban`. KibanDistributed sits on CMPI
-/// alone until training uses it.
+/// alone until training uses it; KibanEval (metrics, bootstrap intervals) on Foundation alone.
 let package = Package(
     name: "Kiban",
     products: [
@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "KibanData", targets: ["KibanData"]),
         .library(name: "KibanModels", targets: ["KibanModels"]),
         .library(name: "KibanTrain", targets: ["KibanTrain"]),
+        .library(name: "KibanEval", targets: ["KibanEval"]),
         .library(name: "KibanDistributed", targets: ["KibanDistributed"]),
         .executable(name: "kiban", targets: ["kiban"]),
     ],
@@ -49,6 +50,7 @@ let package = Package(
                 "KibanTensor", "KibanFormats", "KibanNN", "KibanOptim", "KibanData", "KibanModels",
                 .product(name: "Yams", package: "Yams"),
             ]),
+        .target(name: "KibanEval"),
         .target(name: "KibanDistributed", dependencies: ["CMPI"]),
         .executableTarget(
             name: "kiban",
@@ -77,6 +79,7 @@ let package = Package(
             dependencies: [
                 "KibanTrain", "KibanModels", "KibanNN", "KibanOptim", "KibanFormats", "KibanTensor", "KibanData", "KibanTestSupport",
             ]),
+        .testTarget(name: "KibanEvalTests", dependencies: ["KibanEval"]),
         .testTarget(name: "KibanSystemTests", dependencies: ["KibanFormats", "KibanDistributed"]),
     ]
 )
