@@ -81,7 +81,7 @@ extension Metric {
     }
 
     /// For each distinct score, descending: the score and the positives and negatives scoring at
-    /// least it.
+    /// least it. A group tying 0 and −0 reports +0 (`+ 0` maps −0 to +0), whichever comes first.
     static func cumulativeCounts(_ metric: String, _ labels: [Int], _ scores: [Double]) throws
         -> [(score: Double, truePositives: Int, falsePositives: Int)]
     {
@@ -93,7 +93,7 @@ extension Metric {
         for (position, index) in order.enumerated() {
             if labels[index] == 1 { truePositives += 1 } else { falsePositives += 1 }
             if position == order.count - 1 || scores[order[position + 1]] != scores[index] {
-                points.append((scores[index], truePositives, falsePositives))
+                points.append((scores[index] + 0, truePositives, falsePositives))
             }
         }
         return points

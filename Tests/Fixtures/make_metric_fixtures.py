@@ -131,7 +131,7 @@ def perplexity_cases():
 
 
 def mcnemar_cases():
-    for first_only, second_only in [(0, 1), (1, 6), (3, 12), (7, 7), (10, 3), (25, 40), (61, 94), (140, 175)]:
+    for first_only, second_only in [(0, 1), (1, 6), (3, 12), (7, 7), (10, 3), (25, 40), (61, 94), (140, 175), (0, 1000), (40, 1100)]:
         p_value = stats.binomtest(first_only, first_only + second_only, 0.5).pvalue
         yield {"first_only_correct": first_only, "second_only_correct": second_only, "p_value": float(p_value)}
 
