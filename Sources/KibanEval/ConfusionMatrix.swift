@@ -18,9 +18,6 @@ public struct ConfusionMatrix: Equatable, Sendable {
         self.counts = counts
     }
 
-    /// The number of examples.
-    public var total: Int { counts.joined().reduce(0, +) }
-
     /// Examples of `classes[index]` predicted as it (the diagonal entry).
     public func truePositives(_ index: Int) -> Int { counts[index][index] }
 
