@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "KibanData", targets: ["KibanData"]),
         .library(name: "KibanModels", targets: ["KibanModels"]),
         .library(name: "KibanTrain", targets: ["KibanTrain"]),
+        .library(name: "KibanInfer", targets: ["KibanInfer"]),
         .library(name: "KibanEval", targets: ["KibanEval"]),
         .library(name: "KibanDistributed", targets: ["KibanDistributed"]),
         .executable(name: "kiban", targets: ["kiban"]),
@@ -50,17 +51,23 @@ let package = Package(
                 "KibanTensor", "KibanFormats", "KibanNN", "KibanOptim", "KibanData", "KibanModels",
                 .product(name: "Yams", package: "Yams"),
             ]),
+        .target(
+            name: "KibanInfer",
+            dependencies: ["KibanTensor", "KibanFormats", "KibanNN", "KibanData", "KibanModels", "KibanTrain"]),
         .target(name: "KibanEval"),
         .target(name: "KibanDistributed", dependencies: ["CMPI"]),
         .executableTarget(
             name: "kiban",
             dependencies: [
                 "CBLAS", "KibanKernels", "KibanTensor", "KibanNN", "KibanOptim", "KibanData", "KibanModels", "KibanTrain",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "KibanInfer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(
             name: "KibanTestSupport", dependencies: ["KibanTensor", "KibanFormats", "KibanData"], path: "Tests/KibanTestSupport"),
         .testTarget(name: "KibanKernelsTests", dependencies: ["KibanKernels"]),
+        .testTarget(
+            name: "KibanInferTests",
+            dependencies: ["KibanInfer", "KibanTrain", "KibanModels", "KibanData", "KibanFormats", "KibanTensor", "KibanNN", "KibanTestSupport"]),
         .testTarget(
             name: "KibanTensorTests",
             dependencies: ["CBLAS", "KibanTensor", "KibanFormats", "KibanNN", "KibanOptim", "KibanKernels", "KibanTestSupport"]),

@@ -125,16 +125,18 @@ public struct CSVTable: Sendable {
 }
 
 /// Splits RFC 4180 text into rows of fields, tracking line numbers for error messages.
-private struct CSVParser {
+struct CSVParser {
     private let bytes: [UInt8]
     private let file: String
     private var position = 0
     /// The 1-based line `position` is on.
-    private var line = 1
+    private var line: Int
 
-    init(bytes: [UInt8], file: String) {
+    /// A parser of `bytes`, whose first byte is on line `firstLine` of `file`.
+    init(bytes: [UInt8], file: String, firstLine: Int = 1) {
         self.bytes = bytes
         self.file = file
+        line = firstLine
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
     }
 

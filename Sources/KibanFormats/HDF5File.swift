@@ -22,7 +22,7 @@ public final class HDF5File {
 
     /// The file's path (used in error messages).
     public let path: String
-    private var file: hid_t
+    private(set) var file: hid_t
 
     public init(path: String, mode: Mode) throws {
         kiban_h5_silence_errors()
@@ -62,17 +62,21 @@ public final class HDF5File {
         try values.withUnsafeBytes { try write(bytes: $0, type: kiban_h5t_native_int64(), shape: shape, at: dataset, chunk: chunk, compression: compression) }
     }
 
-    /// Creates an empty one-dimensional dataset that grows with ``append(_:to:)-(_,String)``:
-    /// chunked (`chunk` elements) and, when `compression` is given, gzip-compressed.
-    public func createAppendable(_ dataset: String, integer: Bool, chunk: Int = 1 << 16, compression: Int? = nil) throws {
+    /// Creates an empty dataset that grows along its first axis with ``append(_:to:)-(_,String)``:
+    /// each row has `rowShape` (empty: a one-dimensional dataset of scalars), storage is chunked
+    /// (`chunk` rows, Fletcher-32 checked) and, when `compression` is given, gzip-compressed.
+    public func createAppendable(
+        _ dataset: String, integer: Bool, rowShape: [Int] = [], chunk: Int = 1 << 16, compression: Int? = nil
+    ) throws {
         try ensureParents(of: dataset)
-        var dimensions: [hsize_t] = [0], maximum: [hsize_t] = [kiban_h5s_unlimited()]
-        let space = H5Screate_simple(1, &dimensions, &maximum)
+        var dimensions: [hsize_t] = [0] + rowShape.map { hsize_t($0) }
+        var maximum: [hsize_t] = [kiban_h5s_unlimited()] + rowShape.map { hsize_t($0) }
+        let space = H5Screate_simple(Int32(dimensions.count), &dimensions, &maximum)
         defer { H5Sclose(space) }
         let properties = H5Pcreate(kiban_h5p_dataset_create())
         defer { H5Pclose(properties) }
-        var chunkDimensions: [hsize_t] = [hsize_t(max(1, chunk))]
-        H5Pset_chunk(properties, 1, &chunkDimensions)
+        var chunkDimensions: [hsize_t] = [hsize_t(max(1, chunk))] + rowShape.map { hsize_t(max(1, $0)) }
+        H5Pset_chunk(properties, Int32(chunkDimensions.count), &chunkDimensions)
         H5Pset_fletcher32(properties)
         if let compression { H5Pset_deflate(properties, UInt32(max(0, min(9, compression)))) }
         let type = integer ? kiban_h5t_native_int64() : kiban_h5t_native_float()
@@ -81,12 +85,13 @@ public final class HDF5File {
         H5Dclose(handle)
     }
 
-    /// Appends int64 values to a dataset made by ``createAppendable(_:integer:chunk:compression:)``.
+    /// Appends int64 values (whole rows, row after row) to a dataset made by
+    /// ``createAppendable(_:integer:rowShape:chunk:compression:)``.
     public func append(_ values: [Int64], to dataset: String) throws {
         try values.withUnsafeBytes { try append(bytes: $0, count: values.count, type: kiban_h5t_native_int64(), to: dataset) }
     }
 
-    /// Appends float32 values to an appendable dataset.
+    /// Appends float32 values (whole rows, row after row) to an appendable dataset.
     public func append(_ values: [Float], to dataset: String) throws {
         try values.withUnsafeBytes { try append(bytes: $0, count: values.count, type: kiban_h5t_native_float(), to: dataset) }
     }
@@ -96,20 +101,31 @@ public final class HDF5File {
         let handle = try openDataset(dataset)
         defer { H5Dclose(handle) }
         let current = try datasetShape(handle, dataset)
-        guard current.count == 1 else { throw HDF5Error(path: path, message: "'\(dataset)' is not one-dimensional") }
-        var newSize: [hsize_t] = [hsize_t(current[0] + count)]
+        let rowSize = current.dropFirst().reduce(1, *)
+        guard !current.isEmpty, count % rowSize == 0 else {
+            throw HDF5Error(path: path, message: "\(count) values are not whole rows of '\(dataset)' (shape \(current))")
+        }
+        let rows = count / rowSize
+        var newSize = ([current[0] + rows] + current.dropFirst()).map { hsize_t($0) }
         guard H5Dset_extent(handle, &newSize) >= 0 else {
             throw HDF5Error(path: path, message: "'\(dataset)' cannot grow (not created appendable)")
         }
         let fileSpace = H5Dget_space(handle)
         defer { H5Sclose(fileSpace) }
-        var start: [hsize_t] = [hsize_t(current[0])], length: [hsize_t] = [hsize_t(count)]
+        var start = [hsize_t(current[0])] + current.dropFirst().map { _ in hsize_t(0) }
+        var length = ([rows] + current.dropFirst()).map { hsize_t($0) }
         H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &length, nil)
-        let memorySpace = H5Screate_simple(1, &length, nil)
+        let memorySpace = H5Screate_simple(Int32(length.count), &length, nil)
         defer { H5Sclose(memorySpace) }
         guard H5Dwrite(handle, type, memorySpace, fileSpace, kiban_h5p_default(), bytes.baseAddress) >= 0 else {
             throw HDF5Error(path: path, message: "cannot append to '\(dataset)'")
         }
+    }
+
+    /// Writes everything buffered so far to disk (a reader, or a later `--resume`, sees it even if
+    /// this process is killed afterwards).
+    public func flush() throws {
+        guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw HDF5Error(path: path, message: "cannot flush") }
     }
 
     /// The shape of a dataset.
@@ -270,7 +286,7 @@ public final class HDF5File {
         }
     }
 
-    private func ensureParents(of objectPath: String) throws {
+    func ensureParents(of objectPath: String) throws {
         let components = objectPath.split(separator: "/").dropLast()
         var prefix = ""
         for component in components {
@@ -309,14 +325,14 @@ public final class HDF5File {
         }
     }
 
-    private func openDataset(_ dataset: String) throws -> hid_t {
+    func openDataset(_ dataset: String) throws -> hid_t {
         guard exists(dataset) else { throw HDF5Error(path: path, message: "no dataset '\(dataset)'") }
         let handle = H5Dopen2(file, dataset, kiban_h5p_default())
         guard handle >= 0 else { throw HDF5Error(path: path, message: "'\(dataset)' is not a readable dataset") }
         return handle
     }
 
-    private func datasetShape(_ handle: hid_t, _ dataset: String) throws -> [Int] {
+    func datasetShape(_ handle: hid_t, _ dataset: String) throws -> [Int] {
         let space = H5Dget_space(handle)
         defer { H5Sclose(space) }
         let rank = H5Sget_simple_extent_ndims(space)

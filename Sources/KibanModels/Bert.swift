@@ -159,9 +159,7 @@ public final class BertForMaskedLM: Module {
 
     /// ids: (B, T) → logits (B, T, V).
     public func callAsFunction(_ ids: IndexTensor, attentionMask: Tensor? = nil, tokenTypes: IndexTensor? = nil) -> Tensor {
-        let hidden = bert(ids, attentionMask: attentionMask, tokenTypes: tokenTypes)
-        let transformed = transformNorm(transform(hidden).gelu(approximation: activation))
-        return transformed.matmul(bert.embeddings.wordEmbeddings.weight.value.transposed()) + bias.value
+        logits(fromHidden: bert(ids, attentionMask: attentionMask, tokenTypes: tokenTypes))
     }
 }
 
@@ -184,6 +182,11 @@ public final class BertForSequenceClassification: Module {
     /// ids: (B, T) → logits (B, labels).
     public func callAsFunction(_ ids: IndexTensor, attentionMask: Tensor? = nil, tokenTypes: IndexTensor? = nil) -> Tensor {
         let hidden = bert(ids, attentionMask: attentionMask, tokenTypes: tokenTypes)
-        return classifier(dropout(bert.pooled(hidden)))
+        return head(hidden)
+    }
+
+    /// The classifier on the encoder's last hidden state (B, T, C) → (B, L).
+    public func head(_ hidden: Tensor) -> Tensor {
+        classifier(dropout(bert.pooled(hidden)))
     }
 }

@@ -127,7 +127,6 @@ public final class EsmForMaskedLM: Module {
 
     /// ids: (B, T) → logits (B, T, V).
     public func callAsFunction(_ ids: IndexTensor, attentionMask: Tensor? = nil) -> Tensor {
-        let hidden = esm(ids, attentionMask: attentionMask)
-        return layerNorm(dense(hidden).gelu()).matmul(esm.wordEmbeddings.weight.value.transposed()) + bias.value
+        logits(fromHidden: esm(ids, attentionMask: attentionMask))
     }
 }

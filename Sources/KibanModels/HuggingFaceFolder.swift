@@ -50,7 +50,7 @@ public enum HuggingFaceFolder {
 
     /// The weight files of a folder: the shards named by `model.safetensors.index.json` when it
     /// exists (each once, in name order), else `model.safetensors`.
-    static func shardFiles(in folder: URL) throws -> [URL] {
+    public static func shardFiles(in folder: URL) throws -> [URL] {
         let index = folder.appendingPathComponent("model.safetensors.index.json")
         guard FileManager.default.fileExists(atPath: index.path) else { return [folder.appendingPathComponent("model.safetensors")] }
         struct Index: Decodable {

@@ -29,11 +29,14 @@ public enum Checkpoint {
         public var created: String
         /// The training loop's own state as JSON (data position, best metric, …); "{}" outside a trainer.
         public var trainerState: String
+        /// What prediction needs besides the weights (``TaskInfo`` as JSON); "{}" outside a trainer.
+        public var taskInfo: String
 
         public init(
             step: Int, modelConfig: String = "{}", runConfig: String = "{}", dataHashes: [String: String] = [:], created: String? = nil,
-            trainerState: String = "{}"
+            trainerState: String = "{}", taskInfo: String = "{}"
         ) {
+            self.taskInfo = taskInfo
             self.step = step
             self.modelConfig = modelConfig
             self.runConfig = runConfig
@@ -76,6 +79,7 @@ public enum Checkpoint {
             try file.setAttribute("run_config", metadata.runConfig)
             try file.setAttribute("data_sha256", try json(metadata.dataHashes))
             try file.setAttribute("trainer_state", metadata.trainerState)
+            try file.setAttribute("task_info", metadata.taskInfo)
             file.close()
             try synchronize(temporary.path)
             try beforeRename?()
@@ -116,12 +120,26 @@ public enum Checkpoint {
         if let generator {
             generator.state = try file.readInts("/rng/state").values.map { UInt64(bitPattern: $0) }
         }
-        return Metadata(
+        return try metadata(in: file)
+    }
+
+    /// The metadata of a checkpoint without loading its tensors.
+    public static func metadata(at url: URL) throws -> Metadata {
+        let file = try HDF5File(path: url.path, mode: .read)
+        defer { file.close() }
+        guard (try? file.stringAttribute("format")) == formatName else {
+            throw HDF5Error(path: url.path, message: "not a Kiban checkpoint (attribute 'format' is not \(formatName))")
+        }
+        return try metadata(in: file)
+    }
+
+    private static func metadata(in file: HDF5File) throws -> Metadata {
+        Metadata(
             step: try file.intAttribute("step"), modelConfig: try file.stringAttribute("model_config"),
             runConfig: try file.stringAttribute("run_config"),
             dataHashes: try JSONDecoder().decode([String: String].self, from: Data(try file.stringAttribute("data_sha256").utf8)),
-            created: try file.stringAttribute("created"),
-            trainerState: (try? file.stringAttribute("trainer_state")) ?? "{}")
+            created: try file.stringAttribute("created"), trainerState: (try? file.stringAttribute("trainer_state")) ?? "{}",
+            taskInfo: (try? file.stringAttribute("task_info")) ?? "{}")
     }
 
     /// The model tensors of a checkpoint by dotted name, without a model to load them into (e.g.

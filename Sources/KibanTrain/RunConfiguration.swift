@@ -66,7 +66,7 @@ public struct RunConfiguration: Codable, Sendable {
         public enum Kind: String, Codable, Sendable {
             case maskedLM = "masked-lm", sequenceClassification = "sequence-classification"
             case sequenceRegression = "sequence-regression", tokenClassification = "token-classification"
-            case compositionRegression = "composition-regression"
+            case compositionRegression = "composition-regression", compositionClassification = "composition-classification"
         }
     }
 

@@ -31,16 +31,21 @@ enum TaskMetricKind: Sendable {
 /// A model for one task: it turns examples into tensors, computes the training loss and the
 /// statistics behind its metrics.
 public final class TaskModel {
+    /// The network and its parts.
+    public let network: TaskNetwork
     /// The network (its parameter names are the checkpoint's).
-    public let module: Module
+    public var module: Module { network.module }
+    /// Regression: the training targets' mean and scale that outputs are normalised by (0 and 1 otherwise).
+    public let targetNormalization: (mean: Double, scale: Double)
     let metricKind: TaskMetricKind
     /// Examples → (mean loss, statistics, real tokens). Training draws crops, masks and dropout from `generator`.
     let forward: (_ examples: [Example], _ training: Bool, _ generator: RandomGenerator) -> (Tensor, TaskStatistics, Int)
 
-    init(module: Module, metricKind: TaskMetricKind,
+    init(network: TaskNetwork, metricKind: TaskMetricKind, targetNormalization: (mean: Double, scale: Double) = (0, 1),
          forward: @escaping ([Example], Bool, RandomGenerator) -> (Tensor, TaskStatistics, Int)) {
-        self.module = module
+        self.network = network
         self.metricKind = metricKind
+        self.targetNormalization = targetNormalization
         self.forward = forward
     }
 
@@ -84,6 +89,8 @@ struct RegressionObjective {
     let loss: RegressionLoss
     let mean: Float, scale: Float
 
+    var normalization: (mean: Double, scale: Double) { (Double(mean), Double(scale)) }
+
     /// predictions: (N, 1) in normalised units; targets in original units.
     func evaluate(_ predictions: Tensor, targets: [Float]) -> (Tensor, TaskStatistics) {
         let normalised = Tensor(shape: [targets.count, 1], values: targets.map { ($0 - mean) / scale })
@@ -97,5 +104,26 @@ struct RegressionObjective {
         statistics.weight = Double(targets.count)
         statistics.lossSum = Double(loss.item()) * statistics.weight
         return (loss, statistics)
+    }
+}
+
+/// Composition examples padded to the longest formula: atomic numbers, fractions and a mask.
+struct CompositionBatch {
+    /// elements: (B, E) with 0 in padded slots; fractions, mask: (B, E).
+    let elements: IndexTensor, fractions: Tensor, mask: Tensor
+
+    init(_ examples: [Example]) {
+        let slots = examples.map(\.tokens.count).max() ?? 1
+        var elements: [Int] = [], fractions: [Float] = [], mask: [Float] = []
+        for example in examples {
+            let padding = slots - example.tokens.count
+            elements += example.tokens + Array(repeating: 0, count: padding)
+            fractions += example.fractions + Array(repeating: 0, count: padding)
+            mask += Array(repeating: 1, count: example.tokens.count) + Array(repeating: 0, count: padding)
+        }
+        let shape = [examples.count, slots]
+        (self.elements, self.fractions, self.mask) = (
+            IndexTensor(shape: shape, values: elements), Tensor(shape: shape, values: fractions), Tensor(shape: shape, values: mask)
+        )
     }
 }

@@ -23,6 +23,35 @@ enum TaskModelBuilder {
         }
     }
 
+    /// The architecture a run config names: `config.json` of a Hugging Face folder, else the
+    /// model YAML (`model.config`), with the task's output count applied.
+    static func architecture(for config: RunConfiguration) throws -> ModelConfigFile {
+        let outputs = config.task.kind == .sequenceRegression || config.task.kind == .compositionRegression ? 1 : config.task.numLabels
+        switch config.model.family {
+        case .esm:
+            if config.model.initialize == .huggingface {
+                return .esm(try HuggingFaceFolder.config(EsmConfig.self, in: URL(fileURLWithPath: config.model.path)))
+            }
+            guard case .esm(let loaded) = try ModelConfigFile.load(path: try modelConfigPath(config)) else {
+                throw ConfigError("key 'model.config': '\(config.model.config)' is not an esm model config")
+            }
+            return .esm(loaded)
+        case .bert:
+            guard config.model.initialize == .huggingface else {
+                throw ConfigError("key 'model.initialize': the bert family starts from a Hugging Face folder (model.path)")
+            }
+            var bertConfig = try HuggingFaceFolder.config(BertConfig.self, in: URL(fileURLWithPath: config.model.path))
+            bertConfig.labelCount = outputs
+            return .bert(bertConfig)
+        case .materials:
+            guard case .materials(var encoderConfig) = try ModelConfigFile.load(path: try modelConfigPath(config)) else {
+                throw ConfigError("key 'model.config': '\(config.model.config)' is not a materials model config")
+            }
+            encoderConfig.outputCount = outputs
+            return .materials(encoderConfig)
+        }
+    }
+
     /// The task model with the base weights loaded, and a one-line load report. The training split
     /// sets class weights and target normalisation.
     static func build(
@@ -33,111 +62,113 @@ enum TaskModelBuilder {
                 "key 'model.path': '\(config.model.path)' does not exist (model.initialize is \(config.model.initialize.rawValue)); "
                     + "make it first (e.g. the pre-training run that writes it), or --set model.initialize=scratch")
         }
-        switch config.model.family {
-        case .esm: return try esm(config, data: data, generator: generator)
-        case .bert: return try bert(config, data: data, tokenizer: tokenizer, generator: generator)
-        case .materials: return try materials(config, data: data, generator: generator)
+        let task = try build(config, architecture: try architecture(for: config), data: data, tokenizer: tokenizer, generator: generator)
+        return (task, try loadBase(config, into: task.module, encoderPrefix: encoderPrefix(config.model.family)))
+    }
+
+    /// The task model of `architecture` with freshly initialised weights (inference loads a
+    /// checkpoint into it).
+    static func build(
+        _ config: RunConfiguration, architecture: ModelConfigFile, data: TrainingData, tokenizer: SequenceTokenizer,
+        generator: RandomGenerator
+    ) throws -> TaskModel {
+        switch (config.model.family, architecture) {
+        case (.esm, .esm(let esmConfig)): return try esm(config, esmConfig, data: data, generator: generator)
+        case (.bert, .bert(let bertConfig)): return try bert(config, bertConfig, data: data, tokenizer: tokenizer, generator: generator)
+        case (.materials, .materials(let encoderConfig)): return try materials(config, encoderConfig, data: data, generator: generator)
+        default: throw ConfigError("key 'model.family': \(config.model.family.rawValue) does not match the model config")
+        }
+    }
+
+    private static func encoderPrefix(_ family: RunConfiguration.Model.Family) -> String? {
+        switch family {
+        case .esm: "esm"
+        case .bert: "bert"
+        case .materials: nil
         }
     }
 
     // MARK: Families
 
-    private static func esm(_ config: RunConfiguration, data: TrainingData, generator: RandomGenerator) throws -> (TaskModel, String) {
-        var esmConfig: EsmConfig
-        if config.model.initialize == .huggingface {
-            esmConfig = try HuggingFaceFolder.config(EsmConfig.self, in: URL(fileURLWithPath: config.model.path))
-        } else {
-            guard case .esm(let loaded) = try ModelConfigFile.load(path: try modelConfigPath(config)) else {
-                throw ConfigError("key 'model.config': '\(config.model.config)' is not an esm model config")
-            }
-            esmConfig = loaded
-        }
+    private static func esm(_ config: RunConfiguration, _ esmConfig: EsmConfig, data: TrainingData, generator: RandomGenerator) throws -> TaskModel {
         let tokens = tokenBatches(padID: esmConfig.padTokenID, maxLength: config.data.maxLength)
         switch config.task.kind {
         case .maskedLM:
             let model = EsmForMaskedLM(esmConfig, generator: generator)
-            let report = try loadBase(config, into: model, encoderPrefix: "esm")
-            let task = maskedLanguageModel(model, config: config, vocabulary: esmConfig.vocabularySize,
-                                           maskable: { $0 >= 4 && $0 < ProteinAlphabet.mask }, maskID: ProteinAlphabet.mask,
-                                           randomTokens: 4..<24, batch: tokens) { model($0, attentionMask: $1) }
-            return (task, report)
+            return maskedLanguageModel(TaskNetwork(module: model, encoder: model.esm, maskedLM: model), config: config,
+                                       vocabulary: esmConfig.vocabularySize, maskable: { $0 >= 4 && $0 < ProteinAlphabet.mask },
+                                       maskID: ProteinAlphabet.mask, randomTokens: 4..<24, batch: tokens) { model($0, attentionMask: $1) }
         case .sequenceClassification, .sequenceRegression, .tokenClassification:
             let encoder = EsmModel(esmConfig, generator: generator)
             let model = EncoderWithHead(
                 encoderKey: "esm", encoder: encoder, head: try head(config, data: data, width: esmConfig.hiddenSize, generator: generator)
             ) { encoder($0, attentionMask: $1) }
-            let report = try loadBase(config, into: model, encoderPrefix: "esm")
-            return (try supervised(model, config: config, data: data, batch: tokens) { model($0, mask: $1) }, report)
-        case .compositionRegression:
-            throw ConfigError("key 'task.kind': composition-regression needs model.family materials")
+            let network = TaskNetwork(module: model, encoder: encoder, head: { model.head($0, mask: $1) })
+            return try supervised(network, config: config, data: data, batch: tokens) { model($0, mask: $1) }
+        case .compositionRegression, .compositionClassification:
+            throw ConfigError("key 'task.kind': \(config.task.kind.rawValue) needs model.family materials")
         }
     }
 
     private static func bert(
-        _ config: RunConfiguration, data: TrainingData, tokenizer: SequenceTokenizer, generator: RandomGenerator
-    ) throws -> (TaskModel, String) {
-        guard config.model.initialize == .huggingface else {
-            throw ConfigError("key 'model.initialize': the bert family starts from a Hugging Face folder (model.path)")
-        }
-        var bertConfig = try HuggingFaceFolder.config(BertConfig.self, in: URL(fileURLWithPath: config.model.path))
-        bertConfig.labelCount = config.task.numLabels
+        _ config: RunConfiguration, _ bertConfig: BertConfig, data: TrainingData, tokenizer: SequenceTokenizer, generator: RandomGenerator
+    ) throws -> TaskModel {
         let tokens = tokenBatches(padID: bertConfig.padTokenID, maxLength: config.data.maxLength)
         switch config.task.kind {
         case .maskedLM:
             let model = BertForMaskedLM(bertConfig, generator: generator)
-            let report = try loadBase(config, into: model, encoderPrefix: "bert")
             guard case .wordPiece(let wordPiece) = tokenizer, let maskID = wordPiece.id(of: "[MASK]") else {
                 throw ConfigError("model.path '\(config.model.path)': the tokenizer has no [MASK] token")
             }
             let special = Set(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].compactMap { wordPiece.id(of: $0) })
             // Random replacements skip ids below 999: BERT vocabularies keep [PAD], [unusedN] and the
             // special tokens there.
-            let task = maskedLanguageModel(model, config: config, vocabulary: bertConfig.vocabularySize,
-                                           maskable: { !special.contains($0) }, maskID: maskID,
-                                           randomTokens: 999..<bertConfig.vocabularySize, batch: tokens) { model($0, attentionMask: $1) }
-            return (task, report)
+            return maskedLanguageModel(TaskNetwork(module: model, encoder: model.bert, maskedLM: model), config: config,
+                                       vocabulary: bertConfig.vocabularySize, maskable: { !special.contains($0) }, maskID: maskID,
+                                       randomTokens: 999..<bertConfig.vocabularySize, batch: tokens) { model($0, attentionMask: $1) }
         case .sequenceClassification, .sequenceRegression:
             let model = BertForSequenceClassification(bertConfig, generator: generator)
-            let report = try loadBase(config, into: model, encoderPrefix: "bert")
-            return (try supervised(model, config: config, data: data, batch: tokens) { model($0, attentionMask: $1) }, report)
-        case .tokenClassification, .compositionRegression:
+            let network = TaskNetwork(module: model, encoder: model.bert, head: { hidden, _ in model.head(hidden) })
+            return try supervised(network, config: config, data: data, batch: tokens) { model($0, attentionMask: $1) }
+        case .tokenClassification, .compositionRegression, .compositionClassification:
             throw ConfigError("key 'task.kind': \(config.task.kind.rawValue) is not available for model.family bert")
         }
     }
 
-    private static func materials(_ config: RunConfiguration, data: TrainingData, generator: RandomGenerator) throws -> (TaskModel, String) {
-        guard config.task.kind == .compositionRegression else {
-            throw ConfigError("key 'task.kind': model.family materials supports composition-regression only")
-        }
-        guard case .materials(var encoderConfig) = try ModelConfigFile.load(path: try modelConfigPath(config)) else {
-            throw ConfigError("key 'model.config': '\(config.model.config)' is not a materials model config")
-        }
-        encoderConfig.outputCount = 1
+    private static func materials(
+        _ config: RunConfiguration, _ encoderConfig: MaterialsEncoderConfig, data: TrainingData, generator: RandomGenerator
+    ) throws -> TaskModel {
         let model = MaterialsEncoder(encoderConfig, generator: generator)
         if !config.model.elementFeatures.isEmpty {
             model.loadElementEmbeddings(try ElementFeatures.embedding(
                 path: config.model.elementFeatures, elements: encoderConfig.elementCount, width: encoderConfig.modelWidth,
                 generator: generator))
         }
-        let report = try loadBase(config, into: model, encoderPrefix: nil)
-        let regression = regressionObjective(config, data: data)
-        let task = TaskModel(module: model, metricKind: .regression) { examples, _, _ in
-            let slots = examples.map(\.tokens.count).max() ?? 1
-            var elements: [Int] = [], fractions: [Float] = [], mask: [Float] = []
-            for example in examples {
-                let padding = slots - example.tokens.count
-                elements += example.tokens + Array(repeating: 0, count: padding)
-                fractions += example.fractions + Array(repeating: 0, count: padding)
-                mask += Array(repeating: 1, count: example.tokens.count) + Array(repeating: 0, count: padding)
-            }
-            let shape = [examples.count, slots]
-            // predictions: (B, 1)
-            let predictions = model(elements: IndexTensor(shape: shape, values: elements), fractions: Tensor(shape: shape, values: fractions),
-                                    mask: Tensor(shape: shape, values: mask))
-            let (loss, statistics) = regression.evaluate(predictions, targets: examples.map(\.target))
-            return (loss, statistics, elements.count)
+        let network = TaskNetwork(module: model, composition: model)
+        let outputs = { (examples: [Example]) -> (Tensor, Int) in
+            let batch = CompositionBatch(examples)
+            return (model(elements: batch.elements, fractions: batch.fractions, mask: batch.mask), batch.elements.count)
         }
-        return (task, report)
+        switch config.task.kind {
+        case .compositionRegression:
+            let regression = regressionObjective(config, data: data)
+            return TaskModel(network: network, metricKind: .regression, targetNormalization: regression.normalization) { examples, _, _ in
+                let (predictions, slots) = outputs(examples)
+                let (loss, statistics) = regression.evaluate(predictions, targets: examples.map(\.target))
+                return (loss, statistics, slots)
+            }
+        case .compositionClassification:
+            let weights = try classWeights(config, data: data)
+            let smoothing = config.train.labelSmoothing
+            return TaskModel(network: network, metricKind: .classification) { examples, _, _ in
+                let (logits, slots) = outputs(examples)
+                let (loss, statistics) = ClassificationObjective.evaluate(
+                    logits, targets: examples.map(\.label), weights: weights, smoothing: smoothing)
+                return (loss, statistics, slots)
+            }
+        default:
+            throw ConfigError("key 'task.kind': model.family materials supports composition-regression and composition-classification")
+        }
     }
 
     // MARK: Tasks
@@ -152,12 +183,12 @@ enum TaskModelBuilder {
 
     /// Masked-LM: 15 % of maskable tokens corrupted (80/10/10), loss on those positions.
     private static func maskedLanguageModel(
-        _ model: Module, config: RunConfiguration, vocabulary: Int, maskable: @escaping (Int) -> Bool, maskID: Int,
+        _ network: TaskNetwork, config: RunConfiguration, vocabulary: Int, maskable: @escaping (Int) -> Bool, maskID: Int,
         randomTokens: Range<Int>, batch: @escaping ([Example], Bool, RandomGenerator) -> TokenBatch,
         logits: @escaping (IndexTensor, Tensor) -> Tensor
     ) -> TaskModel {
         let probability = config.task.maskProbability
-        return TaskModel(module: model, metricKind: .languageModel) { examples, training, generator in
+        return TaskModel(network: network, metricKind: .languageModel) { examples, training, generator in
             let padded = batch(examples, training, generator)
             let (inputs, labels) = MaskedLanguageModeling.corrupt(
                 padded.ids, maskable: maskable, maskID: maskID, randomTokens: randomTokens, probability: probability, generator: generator)
@@ -172,13 +203,14 @@ enum TaskModelBuilder {
 
     /// Sequence classification / regression and token classification on an encoder with a head.
     private static func supervised(
-        _ model: Module, config: RunConfiguration, data: TrainingData, batch: @escaping ([Example], Bool, RandomGenerator) -> TokenBatch,
+        _ network: TaskNetwork, config: RunConfiguration, data: TrainingData, batch: @escaping ([Example], Bool, RandomGenerator) -> TokenBatch,
         outputs: @escaping (IndexTensor, Tensor) -> Tensor
     ) throws -> TaskModel {
         let kind = config.task.kind
         if kind == .sequenceRegression {
             let regression = regressionObjective(config, data: data)
-            return TaskModel(module: model, metricKind: .regression) { examples, training, generator in
+            return TaskModel(network: network, metricKind: .regression, targetNormalization: regression.normalization) {
+                examples, training, generator in
                 let padded = batch(examples, training, generator)
                 let (loss, statistics) = regression.evaluate(outputs(padded.ids, padded.mask), targets: examples.map(\.target))
                 return (loss, statistics, Int(padded.mask.sum().item()))
@@ -186,7 +218,7 @@ enum TaskModelBuilder {
         }
         let weights = try classWeights(config, data: data)
         let smoothing = config.train.labelSmoothing
-        return TaskModel(module: model, metricKind: .classification) { examples, training, generator in
+        return TaskModel(network: network, metricKind: .classification) { examples, training, generator in
             let padded = batch(examples, training, generator)
             var logits = outputs(padded.ids, padded.mask)
             let targets: [Int]
@@ -297,7 +329,11 @@ final class EncoderWithHead: Module {
 
     /// ids, mask: (B, T) → (B, L) for a sequence head, (B, T, L) for a token head.
     func callAsFunction(_ ids: IndexTensor, mask: Tensor) -> Tensor {
-        let hidden = encode(ids, mask)
+        head(encode(ids, mask), mask: mask)
+    }
+
+    /// The head on the encoder's last hidden state: hidden (B, T, C), mask (B, T).
+    func head(_ hidden: Tensor, mask: Tensor) -> Tensor {
         if let head = head as? SequenceHead { return head(hidden, mask: mask) }
         return (head as! TokenClassificationHead)(hidden)
     }

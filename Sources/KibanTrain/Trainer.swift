@@ -69,6 +69,8 @@ public final class Trainer {
     let log: MetricsLog
     /// The base weights' load report (printed at the start).
     public let baseReport: String
+    /// What prediction needs besides the weights (`task.json`).
+    public let taskInfo: TaskInfo
     /// Called after every update (progress displays; tests use it to interrupt a run).
     public var onStep: ((StepRecord) -> Void)?
     var state = TrainerState()
@@ -96,8 +98,28 @@ public final class Trainer {
         optimizer = AdamW(
             buffer: ParameterBuffer(module: task.module), learningRate: config.optimizer.lr, beta1: config.optimizer.beta1,
             beta2: config.optimizer.beta2, epsilon: config.optimizer.eps, weightDecay: config.optimizer.weightDecay)
+        taskInfo = try Trainer.taskInfo(config: config, data: data, task: task)
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        try RunFolder.writeTaskFiles(taskInfo, config: config, to: output)
         log = MetricsLog(url: output.appendingPathComponent("metrics.jsonl"))
+    }
+
+    private static func taskInfo(config: RunConfiguration, data: TrainingData, task: TaskModel) throws -> TaskInfo {
+        let labelNames: [String]
+        switch config.task.kind {
+        case .sequenceClassification, .compositionClassification: labelNames = (0..<config.task.numLabels).map(String.init)
+        case .tokenClassification: labelNames = data.tokenClasses.map(String.init)
+        case .maskedLM, .sequenceRegression, .compositionRegression: labelNames = []
+        }
+        let tokenizer = switch config.model.family {
+        case .esm: "protein"
+        case .bert: "wordpiece"
+        case .materials: "composition"
+        }
+        return TaskInfo(
+            kind: config.task.kind, architecture: try TaskModelBuilder.architecture(for: config), tokenizer: tokenizer,
+            maxLength: config.data.maxLength, labelNames: labelNames, targetMean: task.targetNormalization.mean,
+            targetScale: task.targetNormalization.scale)
     }
 
     /// Micro-batches per epoch and updates in the whole run.
@@ -243,7 +265,8 @@ public final class Trainer {
         encoder.outputFormatting = [.sortedKeys]
         let metadata = Checkpoint.Metadata(
             step: state.step, runConfig: String(decoding: try encoder.encode(config), as: UTF8.self), dataHashes: data.fileHashes,
-            trainerState: String(decoding: try encoder.encode(state), as: UTF8.self))
+            trainerState: String(decoding: try encoder.encode(state), as: UTF8.self),
+            taskInfo: String(decoding: try encoder.encode(taskInfo), as: UTF8.self))
         try Checkpoint.save(
             to: output.appendingPathComponent(name), model: task.module, optimizer: optimizer, generator: generator, metadata: metadata,
             beforeRename: beforeRename)

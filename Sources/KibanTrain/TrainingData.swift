@@ -97,16 +97,18 @@ enum TrainingDataLoader {
                 return Example(tokens: fractions.map(\.element.atomicNumber), fractions: fractions.map { Float($0.fraction) },
                                target: Float(target))
             }
+        case .compositionClassification:
+            let labels = try checkedLabels(table, config: config)
+            return try zip(table.formulas(source.formulaColumn), labels).map { formula, label in
+                let fractions = formula.fractions
+                return Example(tokens: fractions.map(\.element.atomicNumber), fractions: fractions.map { Float($0.fraction) }, label: label)
+            }
         case .maskedLM:
             return try table.strings(source.sequenceColumn).map {
                 Example(tokens: tokenizer.encode($0, maxLength: source.maxLength, truncate: false))
             }
         case .sequenceClassification:
-            let labels = try table.integers(source.labelColumn)
-            for (row, label) in labels.enumerated() where label < 0 || label >= config.task.numLabels {
-                throw DataError(file: table.file, line: table.line(ofRow: row), column: source.labelColumn,
-                                message: "label \(label) is outside 0..<\(config.task.numLabels) (task.num_labels)")
-            }
+            let labels = try checkedLabels(table, config: config)
             return try zip(table.strings(source.sequenceColumn), labels).map { sequence, label in
                 Example(tokens: tokenizer.encode(sequence, maxLength: source.maxLength, truncate: true), label: label)
             }
@@ -135,6 +137,17 @@ enum TrainingDataLoader {
                 return Example(tokens: tokens, tokenLabels: aligned)
             }
         }
+    }
+
+    /// The label column as class indices, each checked against `task.num_labels`.
+    private static func checkedLabels(_ table: CSVTable, config: RunConfiguration) throws -> [Int] {
+        let column = config.data.labelColumn
+        let labels = try table.integers(column)
+        for (row, label) in labels.enumerated() where label < 0 || label >= config.task.numLabels {
+            throw DataError(file: table.file, line: table.line(ofRow: row), column: column,
+                            message: "label \(label) is outside 0..<\(config.task.numLabels) (task.num_labels)")
+        }
+        return labels
     }
 
     /// FNV-1a over the UTF-8 bytes: a split that does not change between runs or machines.

@@ -54,6 +54,12 @@ extension Module {
         }
     }
 
+    /// Folds each Linear's active adapter into its weight (PEFT's `merge_adapter`), so inference
+    /// runs at the base model's cost; ``Linear/unmerge()`` undoes it layer by layer.
+    public func mergeAdapters() {
+        for linear in adaptedLayers() { linear.merge() }
+    }
+
     /// Every Linear in this tree that holds at least one adapter.
     func adaptedLayers() -> [Linear] {
         namedModules().compactMap { $0.module as? Linear }.filter { !$0.adapters.isEmpty }

@@ -1,0 +1,106 @@
+import KibanModels
+import KibanTensor
+
+// Dim legend: B segments per batch, T padded tokens, n tokens of one sequence, C hidden size.
+
+/// The hidden states of one sequence: for each requested layer, n × C floats (row-major), where
+/// n counts the special tokens at both ends. Over-long sequences under the window policy hold the
+/// average over the windows that contain each token.
+public struct EncodedSequence {
+    public let tokens: [Int]
+    public let width: Int
+    public var states: [Int: [Float]]
+
+    /// Row `position` of `layer`.
+    public func row(_ position: Int, layer: Int) -> ArraySlice<Float> {
+        states[layer]![(position * width)..<((position + 1) * width)]
+    }
+}
+
+/// Runs an encoder over many sequences: windows for over-long ones, length-sorted batches within
+/// a limit, results per sequence. Every sequence's states are independent of which others share
+/// its batch: padding is masked out of attention, and no reduction spans sequences.
+public struct EncoderPass {
+    public let encoder: HiddenStateEncoder
+    public let padID: Int
+    public let limit: Int
+    public let batching: BatchLimit
+
+    public init(encoder: HiddenStateEncoder, padID: Int, limit: Int, batching: BatchLimit) {
+        (self.encoder, self.padID, self.limit, self.batching) = (encoder, padID, limit, batching)
+    }
+
+    /// One segment the encoder sees: a whole sequence or one window of it.
+    struct Segment {
+        let sequence: Int
+        let window: Int?
+        let tokens: [Int]
+    }
+
+    /// sequences: token ids with special tokens, each either within `limit` or to be windowed
+    /// → the states of `layers` for each sequence, in the same order.
+    public func encode(_ sequences: [[Int]], layers: Set<Int>) -> [EncodedSequence] {
+        let width = encoder.hiddenWidth
+        var segments: [Segment] = []
+        var plans: [Int: WindowPlan] = [:]
+        for (index, tokens) in sequences.enumerated() {
+            if tokens.count <= limit {
+                segments.append(Segment(sequence: index, window: nil, tokens: tokens))
+            } else {
+                let plan = WindowPlan(innerCount: tokens.count - 2, limit: limit)
+                plans[index] = plan
+                for window in plan.starts.indices {
+                    segments.append(Segment(sequence: index, window: window, tokens: plan.window(window, of: tokens)))
+                }
+            }
+        }
+        let order = segments.indices.sorted { (segments[$0].tokens.count, $0) < (segments[$1].tokens.count, $1) }
+        var sums = sequences.map { tokens in Dictionary(uniqueKeysWithValues: layers.map { ($0, [Float](repeating: 0, count: tokens.count * width)) }) }
+        var counts = sequences.map { [Float](repeating: 0, count: $0.count) }
+        for batch in batching.batches(order.map { segments[$0].tokens.count }) {
+            let members = batch.map { segments[order[$0]] }
+            let longest = members.map(\.tokens.count).max()!
+            var ids: [Int] = [], mask: [Float] = []
+            for member in members {
+                ids += member.tokens + Array(repeating: padID, count: longest - member.tokens.count)
+                mask += Array(repeating: 1, count: member.tokens.count) + Array(repeating: 0, count: longest - member.tokens.count)
+            }
+            let shape = [members.count, longest]
+            // states[layer]: (B, T, C)
+            let states = withNoGrad {
+                encoder.hiddenStates(IndexTensor(shape: shape, values: ids), attentionMask: Tensor(shape: shape, values: mask), layers: layers)
+                    .mapValues { $0.toArray() }
+            }
+            for (row, member) in members.enumerated() {
+                let positions = targetPositions(member, plan: member.window.flatMap { _ in plans[member.sequence] }, total: sequences[member.sequence].count)
+                for (layer, values) in states {
+                    let base = row * longest * width
+                    sums[member.sequence][layer]!.withUnsafeMutableBufferPointer { target in
+                        for (source, destination) in positions.enumerated() {
+                            for c in 0..<width { target[destination * width + c] += values[base + source * width + c] }
+                        }
+                    }
+                }
+                for destination in positions { counts[member.sequence][destination] += 1 }
+            }
+        }
+        return sequences.indices.map { index in
+            var states = sums[index]
+            if plans[index] != nil {
+                for layer in layers {
+                    for (position, count) in counts[index].enumerated() where count > 1 {
+                        for c in 0..<width { states[layer]![position * width + c] /= count }
+                    }
+                }
+            }
+            return EncodedSequence(tokens: sequences[index], width: width, states: states)
+        }
+    }
+
+    /// Where each token of a segment lies in its whole sequence.
+    private func targetPositions(_ segment: Segment, plan: WindowPlan?, total: Int) -> [Int] {
+        guard let plan, let window = segment.window else { return Array(segment.tokens.indices) }
+        let start = plan.starts[window]
+        return [0] + (0..<(segment.tokens.count - 2)).map { 1 + start + $0 } + [total - 1]
+    }
+}

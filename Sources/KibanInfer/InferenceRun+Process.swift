@@ -1,0 +1,143 @@
+import Foundation
+import KibanData
+import KibanModels
+import KibanNN
+import KibanTensor
+
+// Dim legend: n tokens of one sequence (special tokens included), C hidden size, L labels, E element slots.
+
+extension InferenceRun {
+    /// Computes and writes every output for one chunk of records, in input order.
+    func process(_ chunk: [PreparedRecord], outputs: InferenceOutputs) throws {
+        if model.composition != nil {
+            try writePredictions(compositionOutputs(chunk), chunk: chunk, outputs: outputs)
+            return
+        }
+        let last = model.encoder!.hiddenLayerCount
+        var wanted = Set(embeddingKeys.map(\.layer))
+        if outputs.predictions != nil { wanted.insert(last) }
+        var encoded: [EncodedSequence] = []
+        if !wanted.isEmpty && (outputs.embeddings != nil || outputs.predictions != nil) {
+            let pass = EncoderPass(encoder: model.encoder!, padID: model.padID, limit: limit, batching: options.batching)
+            encoded = pass.encode(chunk.map(\.tokens), layers: wanted)
+        }
+        if let writer = outputs.embeddings {
+            let rows = zip(chunk, encoded).filter { outputs.needs(.embeddings, $0.0.record.id) }.map { embeddings(of: $0.1, id: $0.0.record.id) }
+            try writer.append(rows)
+        }
+        if outputs.predictions != nil {
+            try writePredictions(encoded.map { headOutputs(of: $0, layer: last) }, chunk: chunk, outputs: outputs)
+        }
+        if let writer = outputs.scores {
+            try writer.append(try chunk.filter { outputs.needs(.scores, $0.record.id) }.map { try pseudoLikelihoodRow($0) })
+        }
+    }
+
+    // MARK: Embeddings
+
+    /// The requested embeddings of one sequence (special tokens at positions 0 and n − 1).
+    func embeddings(of sequence: EncodedSequence, id: String) -> SequenceEmbeddings {
+        let n = sequence.tokens.count, width = sequence.width
+        var values: [EmbeddingKey: [Float]] = [:]
+        for key in embeddingKeys {
+            let states = sequence.states[key.layer]!
+            switch key.kind {
+            case .bos: values[key] = Array(states[0..<width])
+            case .perToken: values[key] = Array(states[width..<((n - 1) * width)])
+            case .mean: values[key] = Self.meanRows(states, rows: 1..<(n - 1), width: width)
+            case .sentence:
+                let pooling = model.sentencePooling!
+                var pooled = pooling.pooling == .first ? Array(states[0..<width]) : Self.meanRows(states, rows: 0..<n, width: width)
+                if pooling.normalize {
+                    let norm = max(pooled.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot(), 1e-12)
+                    pooled = pooled.map { $0 / norm }
+                }
+                values[key] = pooled
+            }
+        }
+        return SequenceEmbeddings(id: id, length: n - 2, values: values)
+    }
+
+    /// The mean of `rows` of an (n, C) row-major array, summed in row order (the same for any batch).
+    static func meanRows(_ states: [Float], rows: Range<Int>, width: Int) -> [Float] {
+        var sum = [Float](repeating: 0, count: width)
+        for row in rows {
+            for c in 0..<width { sum[c] += states[row * width + c] }
+        }
+        let count = Float(max(rows.count, 1))
+        return sum.map { $0 / count }
+    }
+
+    // MARK: Predictions
+
+    /// The head on one sequence's last hidden state: (1, n, C) → L outputs, or n × L for token heads.
+    func headOutputs(of sequence: EncodedSequence, layer: Int) -> [Float] {
+        let n = sequence.tokens.count
+        return withNoGrad {
+            model.head!(Tensor(shape: [1, n, sequence.width], values: sequence.states[layer]!), Tensor.ones([1, n])).toArray()
+        }
+    }
+
+    /// Composition models: formulas → outputs (B, L), one batch per `batching` group of formulas.
+    func compositionOutputs(_ chunk: [PreparedRecord]) -> [[Float]] {
+        let composition = model.composition!
+        var results: [[Float]] = []
+        for batch in options.batching.batches(chunk.map(\.tokenCount)) {
+            let fractions = chunk[batch].map { $0.formula!.fractions }
+            let slots = fractions.map(\.count).max() ?? 1
+            var elements: [Int] = [], values: [Float] = [], mask: [Float] = []
+            for formula in fractions {
+                let padding = slots - formula.count
+                elements += formula.map(\.element.atomicNumber) + Array(repeating: 0, count: padding)
+                values += formula.map { Float($0.fraction) } + Array(repeating: 0, count: padding)
+                mask += Array(repeating: 1, count: formula.count) + Array(repeating: 0, count: padding)
+            }
+            let shape = [fractions.count, slots]
+            // outputs: (B, L)
+            let outputs = withNoGrad {
+                composition(elements: IndexTensor(shape: shape, values: elements), fractions: Tensor(shape: shape, values: values),
+                            mask: Tensor(shape: shape, values: mask)).toArray()
+            }
+            let width = outputs.count / fractions.count
+            results += (0..<fractions.count).map { Array(outputs[($0 * width)..<(($0 + 1) * width)]) }
+        }
+        return results
+    }
+
+    func writePredictions(_ rawOutputs: [[Float]], chunk: [PreparedRecord], outputs: InferenceOutputs) throws {
+        guard let writer = outputs.predictions else { return }
+        var rows: [(id: String, values: [TableWriter.Value])] = []
+        for (prepared, raw) in zip(chunk, rawOutputs) where outputs.needs(.predictions, prepared.record.id) {
+            rows.append((prepared.record.id, predictionValues(raw, tokens: prepared.tokens.count)))
+        }
+        try writer.append(rows)
+    }
+
+    /// One row of the predictions table: label and probabilities, a value in the data's units, or
+    /// one label per residue.
+    func predictionValues(_ raw: [Float], tokens: Int) -> [TableWriter.Value] {
+        switch model.headKind! {
+        case .classification(let labels):
+            let probabilities = Self.softmax(raw)
+            let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 > $1) }!
+            return [.text(labels[best])] + probabilities.map { .float($0) }
+        case .regression(let mean, let scale):
+            return [.number(Double(raw[0]) * scale + mean)]
+        case .tokenClassification(let labels):
+            let classes = raw.count / tokens
+            let residues = (1..<(tokens - 1)).map { position -> String in
+                let scores = raw[(position * classes)..<((position + 1) * classes)]
+                return labels[scores.indices.max { scores[$0] < scores[$1] }! - position * classes]
+            }
+            return [.text(residues.joined())]
+        }
+    }
+
+    /// Softmax in Double, rounded to Float (the same value however the logits were batched).
+    static func softmax(_ logits: [Float]) -> [Float] {
+        let top = Double(logits.max() ?? 0)
+        let exponentials = logits.map { Foundation.exp(Double($0) - top) }
+        let total = exponentials.reduce(0, +)
+        return exponentials.map { Float($0 / total) }
+    }
+}

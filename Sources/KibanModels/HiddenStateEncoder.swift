@@ -1,0 +1,81 @@
+import KibanNN
+import KibanTensor
+
+// Dim legend: B batch, T tokens, C hidden size, V vocabulary.
+
+/// An encoder whose intermediate hidden states can be read, as Hugging Face's
+/// `output_hidden_states=True` and fair-esm's `repr_layers` give them.
+///
+/// Hidden state 0 is the embedding output; state i (1 ≤ i ≤ ``hiddenLayerCount``) is the output of
+/// layer i, except that the last one is taken after a final LayerNorm where the model has one
+/// (ESM-2's `emb_layer_norm_after`), exactly as both libraries number them.
+public protocol HiddenStateEncoder: AnyObject {
+    /// The number of layers; hidden states are numbered 0…hiddenLayerCount.
+    var hiddenLayerCount: Int { get }
+    /// The width C of every hidden state.
+    var hiddenWidth: Int { get }
+    /// The most tokens (special tokens included) one sequence may have.
+    var maximumTokens: Int { get }
+    /// ids, attentionMask: (B, T) → the requested hidden states, each (B, T, C).
+    func hiddenStates(_ ids: IndexTensor, attentionMask: Tensor, layers: Set<Int>) -> [Int: Tensor]
+}
+
+/// A masked language model: an encoder and a head that maps its last hidden state to logits.
+public protocol MaskedLanguageModel: AnyObject {
+    var encoder: HiddenStateEncoder { get }
+    /// hidden: (B, T, C), the encoder's last hidden state → logits (B, T, V).
+    func logits(fromHidden hidden: Tensor) -> Tensor
+}
+
+extension EsmModel: HiddenStateEncoder {
+    public var hiddenLayerCount: Int { layers.count }
+    public var hiddenWidth: Int { config.hiddenSize }
+    public var maximumTokens: Int { config.maximumPositions }
+
+    public func hiddenStates(_ ids: IndexTensor, attentionMask: Tensor, layers wanted: Set<Int>) -> [Int: Tensor] {
+        var hidden = wordEmbeddings(ids)
+        if config.tokenDropout { hidden = tokenDropoutRescaled(hidden, ids: ids, mask: attentionMask) }
+        hidden = hidden * attentionMask.unsqueezed(-1)
+        var states: [Int: Tensor] = wanted.contains(0) ? [0: hidden] : [:]
+        let deepest = wanted.max() ?? 0
+        for (index, layer) in layers.prefix(deepest).enumerated() {
+            hidden = layer(hidden, keyPaddingMask: attentionMask, rotary: rotary)
+            if index + 1 == layers.count { hidden = finalNorm(hidden) }
+            if wanted.contains(index + 1) { states[index + 1] = hidden }
+        }
+        return states
+    }
+}
+
+extension BertModel: HiddenStateEncoder {
+    public var hiddenLayerCount: Int { layers.count }
+    public var hiddenWidth: Int { config.hiddenSize }
+    public var maximumTokens: Int { config.maximumPositions }
+
+    public func hiddenStates(_ ids: IndexTensor, attentionMask: Tensor, layers wanted: Set<Int>) -> [Int: Tensor] {
+        var hidden = embeddings(ids, tokenTypes: nil)
+        var states: [Int: Tensor] = wanted.contains(0) ? [0: hidden] : [:]
+        for (index, layer) in layers.prefix(wanted.max() ?? 0).enumerated() {
+            hidden = layer(hidden, keyPaddingMask: attentionMask)
+            if wanted.contains(index + 1) { states[index + 1] = hidden }
+        }
+        return states
+    }
+}
+
+extension EsmForMaskedLM: MaskedLanguageModel {
+    public var encoder: HiddenStateEncoder { esm }
+
+    public func logits(fromHidden hidden: Tensor) -> Tensor {
+        layerNorm(dense(hidden).gelu()).matmul(esm.wordEmbeddings.weight.value.transposed()) + bias.value
+    }
+}
+
+extension BertForMaskedLM: MaskedLanguageModel {
+    public var encoder: HiddenStateEncoder { bert }
+
+    public func logits(fromHidden hidden: Tensor) -> Tensor {
+        transformNorm(transform(hidden).gelu(approximation: activation))
+            .matmul(bert.embeddings.wordEmbeddings.weight.value.transposed()) + bias.value
+    }
+}

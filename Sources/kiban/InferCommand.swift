@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import KibanData
+import KibanInfer
+import KibanTensor
+
+/// `kiban infer`: applies a model to a FASTA, CSV or packed file, streaming, in input order.
+struct InferCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "infer",
+        abstract: "Batch inference: embeddings, task predictions and masked-LM scores for a FASTA, CSV or packed .h5 input.",
+        discussion: """
+            MODEL is a run folder written by kiban finetune (best.h5 + task.json), a Hugging Face folder \
+            (config.json + model.safetensors) or a Kiban checkpoint file. Outputs are written in input order \
+            and flushed as the run goes; --resume continues an interrupted run, skipping ids already written. \
+            Example: kiban infer --model runs/demo/finetune --input proteins.fasta --predictions out.csv \
+            --embeddings out.h5 --layers -1 --include mean per_tok
+            """)
+
+    @Option(help: "Run folder, Hugging Face folder or Kiban checkpoint.")
+    var model: String
+
+    @Option(help: "A PEFT adapter folder to apply on top of --model.")
+    var adapter: String?
+
+    @Flag(help: "Merge LoRA/DoRA adapters into the base weights (same outputs, faster).")
+    var merge = false
+
+    @Option(help: "Model YAML for a Kiban checkpoint that does not describe its model.")
+    var modelConfig: String?
+
+    @Option(help: "Run folders: the checkpoint file to load.")
+    var checkpoint = "best.h5"
+
+    @Option(help: "Input: .fasta/.fa/.faa, .csv, or a packed .h5 corpus.")
+    var input: String
+
+    @Option(help: "CSV inputs: the id column ('' numbers the rows).")
+    var idColumn = "id"
+
+    @Option(help: "CSV inputs: the sequence (or formula) column.")
+    var sequenceColumn = "sequence"
+
+    @Option(help: "Residues outside the amino-acid alphabet: reject (an error naming the place) or x (read as X).")
+    var unknownResidues = "reject"
+
+    @Option(help: "Write embeddings to this .h5 file.")
+    var embeddings: String?
+
+    @Option(parsing: .upToNextOption, help: "Hidden states to embed; negative numbers count from the last (-1: the output).")
+    var layers: [Int] = [-1]
+
+    @Option(parsing: .upToNextOption, help: "Embedding kinds: mean, per_tok, bos, sentence.")
+    var include: [String] = ["mean"]
+
+    @Option(help: "Write task-head predictions to this CSV or JSONL file.")
+    var predictions: String?
+
+    @Option(help: "Write masked-LM pseudo-log-likelihoods to this CSV or JSONL file.")
+    var scores: String?
+
+    @Option(help: "Sequences per forward pass (instead of --tokens-per-batch).")
+    var batchSize: Int?
+
+    @Option(help: "Padded tokens per forward pass.")
+    var tokensPerBatch = 16_384
+
+    @Option(help: "Sequences longer than the model: error, truncate or window.")
+    var long = "error"
+
+    @Option(help: "Tokens per sequence, special tokens included (default: the model's limit).")
+    var maxTokens: Int?
+
+    @Flag(help: "Continue existing outputs, skipping the ids they hold.")
+    var resume = false
+
+    @Flag(help: "Replace existing outputs.")
+    var overwrite = false
+
+    @Option(help: "Stop after this many input records.")
+    var limit: Int?
+
+    @Option(help: "Threads (0: KIBAN_NUM_THREADS, else all cores).")
+    var threads = 0
+
+    @Flag(help: "No progress display.")
+    var quiet = false
+
+    func validate() throws {
+        guard LongSequencePolicy(rawValue: long) != nil else { throw ValidationError("--long must be error, truncate or window") }
+        guard ["reject", "x"].contains(unknownResidues) else { throw ValidationError("--unknown-residues must be reject or x") }
+        for kind in include where EmbeddingKind(rawValue: kind) == nil {
+            throw ValidationError("--include \(kind): not one of \(EmbeddingKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard (batchSize ?? 1) > 0, tokensPerBatch > 0, (limit ?? 1) > 0 else {
+            throw ValidationError("--batch-size, --tokens-per-batch and --limit must be positive")
+        }
+        guard !(resume && overwrite) else { throw ValidationError("--resume and --overwrite exclude each other") }
+    }
+
+    func run() throws {
+        if threads > 0 { Threading.threadCount = threads }
+        let loaded = try InferenceModel.load(
+            model, options: ModelOptions(adapter: adapter, merge: merge, modelConfig: modelConfig, checkpoint: checkpoint))
+        var options = InferenceOptions(input: input)
+        options.inputOptions = InputOptions(
+            idColumn: idColumn, textColumn: sequenceColumn, residuePolicy: unknownResidues == "x" ? .mapToUnknown : .reject)
+        (options.embeddings, options.predictions, options.scores) = (embeddings, predictions, scores)
+        options.layers = layers
+        options.include = include.compactMap(EmbeddingKind.init(rawValue:))
+        options.batching = batchSize.map { .sequences($0) } ?? .tokens(tokensPerBatch)
+        options.long = LongSequencePolicy(rawValue: long)!
+        (options.maxTokens, options.resume, options.overwrite, options.limit) = (maxTokens, resume, overwrite, limit)
+        options.showProgress = !quiet
+        FileHandle.standardError.write(Data("kiban infer: \(loaded.summary)\n".utf8))
+        let summary = try InferenceRun(model: loaded, options: options).run()
+        print(String(format: "kiban infer: %d sequences (%d already written), %d tokens in %.1f s: %.1f sequences/s, %.0f tokens/s",
+                     summary.sequences, summary.skipped, summary.tokens, summary.seconds,
+                     Double(summary.sequences) / max(summary.seconds, 1e-9), Double(summary.tokens) / max(summary.seconds, 1e-9)))
+    }
+}
