@@ -54,13 +54,15 @@ let package = Package(
         .target(
             name: "KibanInfer",
             dependencies: ["KibanTensor", "KibanFormats", "KibanNN", "KibanData", "KibanModels", "KibanTrain"]),
-        .target(name: "KibanEval"),
+        .target(
+            name: "KibanEval",
+            dependencies: ["KibanData", "KibanFormats", "KibanInfer", "KibanTrain"]),
         .target(name: "KibanDistributed", dependencies: ["CMPI"]),
         .executableTarget(
             name: "kiban",
             dependencies: [
                 "CBLAS", "KibanKernels", "KibanTensor", "KibanNN", "KibanOptim", "KibanData", "KibanModels", "KibanTrain",
-                "KibanInfer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "KibanInfer", "KibanEval", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(
             name: "KibanTestSupport", dependencies: ["KibanTensor", "KibanFormats", "KibanData"], path: "Tests/KibanTestSupport"),
@@ -86,7 +88,7 @@ let package = Package(
             dependencies: [
                 "KibanTrain", "KibanModels", "KibanNN", "KibanOptim", "KibanFormats", "KibanTensor", "KibanData", "KibanTestSupport",
             ]),
-        .testTarget(name: "KibanEvalTests", dependencies: ["KibanEval"]),
+        .testTarget(name: "KibanEvalTests", dependencies: ["KibanEval", "KibanInfer", "KibanTrain"]),
         .testTarget(name: "KibanSystemTests", dependencies: ["KibanFormats", "KibanDistributed"]),
     ]
 )

@@ -4,8 +4,11 @@ Each peptide becomes a vector of overlapping amino-acid k-mer counts (k = 1, 2, 
 fitted on the train split only). A scikit-learn logistic regression is fitted on `split == train`
 for each C in a small grid; the C with the best accuracy on `split == val` is kept and its accuracy
 on `split == test` is reported. The data README quotes about 0.850 test accuracy.
+With `--predictions FILE` it also writes its test-split predictions as `id,prediction,score`
+(id `row<N>`: the 1-based data row of the CSV, the ids `Configs/tasks/amp-vs-uniprot.yaml`
+gives; score: the probability of class 1), which `kiban eval --compare FILE` reads.
 
-    python3 Examples/baselines/kmer_logreg.py --output kmer_logreg.json
+    python3 Examples/baselines/kmer_logreg.py --output kmer_logreg.json --predictions kmer_test.csv
 """
 
 import argparse
@@ -23,13 +26,14 @@ C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 def load_splits(path):
-    """Return {split: (sequences, labels)} from the `sequence,label,split` CSV."""
+    """Return {split: (sequences, labels, ids)} from the `sequence,label,split` CSV."""
     splits = {}
     with open(path, newline="") as handle:
-        for row in csv.DictReader(handle):
-            sequences, labels = splits.setdefault(row["split"], ([], []))
+        for number, row in enumerate(csv.DictReader(handle), start=1):
+            sequences, labels, ids = splits.setdefault(row["split"], ([], [], []))
             sequences.append(row["sequence"])
             labels.append(int(row["label"]))
+            ids.append(f"row{number}")
     return splits
 
 
@@ -44,6 +48,8 @@ def main():
                         help="data folder (default: the one Examples/data_root.sh finds)")
     parser.add_argument("--output", type=Path, default=Path("kmer_logreg.json"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--predictions", type=Path, default=None,
+                        help="also write the test-split predictions (id,prediction,score) here")
     args = parser.parse_args()
     args.data = args.data or Path(subprocess.check_output([ROOT / "Examples/data_root.sh"], text=True).strip())
 
@@ -61,6 +67,13 @@ def main():
               "val_accuracy": val_accuracy[best_c], "test_accuracy": model.score(test_x, splits["test"][1]),
               "wall_seconds": time.perf_counter() - start}
     args.output.write_text(json.dumps(result, indent=2) + "\n")
+    if args.predictions:
+        with open(args.predictions, "w", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(["id", "prediction", "score"])
+            scores = model.predict_proba(test_x)[:, list(model.classes_).index(1)]
+            for row_id, label, score in zip(splits["test"][2], model.predict(test_x), scores):
+                writer.writerow([row_id, int(label), f"{score:.9g}"])
     print(json.dumps(result, indent=2))
 
 

@@ -50,11 +50,19 @@ public enum Bootstrap {
         guard first.count == second.count else {
             throw MetricError("paired bootstrap: \(first.count) examples for the first model but \(second.count) for the second")
         }
-        try requireSettings(exampleCount: first.count, resamples: resamples, confidence: confidence)
-        let difference = try metric.value(of: first) - metric.value(of: second)
-        let values = try resampledValues(exampleCount: first.count, resamples: resamples, seed: seed) { indices in
+        return try pairedDifference(exampleCount: first.count, resamples: resamples, confidence: confidence, seed: seed) { indices in
             try metric.value(of: first.examples(at: indices)) - metric.value(of: second.examples(at: indices))
         }
+    }
+
+    /// As ``pairedDifference(metric:first:second:resamples:confidence:seed:)`` for any difference of
+    /// two models' statistics, given as a function of example indices (the same indices for both).
+    public static func pairedDifference(
+        exampleCount: Int, resamples: Int = 1000, confidence: Double = 0.95, seed: UInt64, difference statistic: ([Int]) throws -> Double
+    ) throws -> PairedBootstrapResult {
+        try requireSettings(exampleCount: exampleCount, resamples: resamples, confidence: confidence)
+        let difference = try statistic(Array(0..<exampleCount))
+        let values = try resampledValues(exampleCount: exampleCount, resamples: resamples, seed: seed, statistic: statistic)
         let (lower, upper) = percentiles(values, confidence: confidence)
         let contradicting = values.filter { difference > 0 ? $0 <= 0 : difference < 0 ? $0 >= 0 : true }.count
         let pValue = min(1, 2 * Double(contradicting + 1) / Double(values.count + 1))

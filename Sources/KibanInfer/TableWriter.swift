@@ -93,7 +93,8 @@ public final class TableWriter {
         }
     }
 
-    static func csvField(_ text: String) -> String {
+    /// `text` as one CSV field: quoted (with doubled quotes) when it holds a comma, quote or line break.
+    public static func csvField(_ text: String) -> String {
         text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
 

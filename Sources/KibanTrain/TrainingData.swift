@@ -10,6 +10,12 @@ public struct TrainingData {
     public var fileHashes: [String: String]
     /// Token classification: the label character of each class id.
     public var tokenClasses: [Character] = []
+
+    /// Whether a FASTA corpus holds `sequence` out for validation when `fraction` of it is held out
+    /// (a hash of the sequence, the same on every run and machine).
+    public static func isHeldOut(_ sequence: String, fraction: Double) -> Bool {
+        Double(TrainingDataLoader.stableHash(sequence) % 10_000) < fraction * 10_000
+    }
 }
 
 /// Reads a run's data files into examples, checking everything before training starts.
@@ -44,7 +50,7 @@ enum TrainingDataLoader {
         var train: [Example] = [], validation: [Example] = []
         for record in try FASTAReader.readAll(path: source.train) {
             let example = Example(tokens: tokenizer.encode(record.sequence, maxLength: source.maxLength, truncate: false))
-            if Double(stableHash(record.sequence) % 10_000) < source.validationFraction * 10_000 {
+            if TrainingData.isHeldOut(record.sequence, fraction: source.validationFraction) {
                 validation.append(example)
             } else {
                 train.append(example)
