@@ -1,0 +1,120 @@
+/// Per-fold or per-seed values: for each model with splits, a table (one row per split, then their
+/// mean and sample standard deviation) and one bar chart per metric with the mean as a dashed line.
+/// Bars start at 0, so their heights compare honestly; the printed values show differences smaller
+/// than the bars can.
+extension EvaluationReport {
+    /// The split tables and charts, or nil when no metric of any model has split values.
+    var splitsSection: String? {
+        let blocks = models.enumerated().compactMap { index, model -> String? in
+            let metrics = model.metrics.filter { !$0.splits.isEmpty }
+            guard !metrics.isEmpty else { return nil }
+            let charts = metrics.map { figure(SplitChart(result: $0, color: color(ofModel: index)).svg) }.joined()
+            return Markup.text("h3", [], model.name) + splitTable(metrics)
+                + Markup.element("div", [("class", "charts")], charts)
+        }
+        guard !blocks.isEmpty else { return nil }
+        return section(
+            id: "splits", title: "Per-fold and per-seed values",
+            note: "Each metric on each fold or seed; mean and sample standard deviation (n − 1) over them. Dashed line: the mean.",
+            blocks.joined())
+    }
+
+    /// Rows: the splits (names from the first metric), then mean and SD; columns: the metrics.
+    func splitTable(_ metrics: [MetricResult]) -> String {
+        let splitCount = metrics.map(\.splits.count).max() ?? 0
+        let styles = metrics.map { NumberText.style(for: $0.metric, values: $0.splits.compactMap(\.value)) }
+        let header = Markup.element(
+            "tr", [], Markup.text("th", [], "split") + metrics.map { Markup.text("th", [("class", "num")], $0.metric.displayName) }.joined())
+        let rows = (0..<splitCount).map { row in
+            let name = metrics.first { row < $0.splits.count }?.splits[row].name ?? ""
+            let cells = zip(metrics, styles).map { result, style in
+                let value = row < result.splits.count ? result.splits[row].value : nil
+                return Markup.text("td", [("class", "num")], value.map { NumberText.format($0, style) } ?? NumberText.missing)
+            }
+            return Markup.element("tr", [], Markup.text("td", [], name) + cells.joined())
+        }
+        let summaries = [("mean", SplitStatistics.mean), ("SD", SplitStatistics.standardDeviation)].map { label, statistic in
+            let cells = zip(metrics, styles).map { result, style in
+                Markup.text(
+                    "td", [("class", "num")], statistic(result.splits.compactMap(\.value)).map { NumberText.format($0, style) } ?? NumberText.missing)
+            }
+            return Markup.element("tr", [("class", "summary")], Markup.text("td", [], label) + cells.joined())
+        }
+        return Markup.element("table", [("class", "splits")], Markup.element("thead", [], header) + Markup.element("tbody", [], (rows + summaries).joined()))
+    }
+}
+
+/// Mean and sample standard deviation of split values; nil when undefined (no values, or one for
+/// the standard deviation).
+enum SplitStatistics {
+    static func mean(_ values: [Double]) -> Double? {
+        values.isEmpty ? nil : orderIndependentSum(values) / Double(values.count)
+    }
+
+    static func standardDeviation(_ values: [Double]) -> Double? {
+        guard values.count > 1, let mean = mean(values) else { return nil }
+        return (orderIndependentSum(values.map { ($0 - mean) * ($0 - mean) }) / Double(values.count - 1)).squareRoot()
+    }
+}
+
+/// One metric's split values as bars from 0, with the mean dashed.
+struct SplitChart {
+    let result: MetricResult
+    let color: String
+
+    var svg: String {
+        let splits = result.splits
+        let values = splits.compactMap(\.value).filter(\.isFinite)
+        let mean = SplitStatistics.mean(values)
+        let scale = AxisScale(covering: values + [0], targetTicks: 4)
+        let slot = 200 / Double(max(1, splits.count))
+        let frame = PlotFrame(
+            width: 280, height: 34 + 130 + 40, left: 60, top: 34, plotWidth: slot * Double(max(1, splits.count)), plotHeight: 130,
+            x: AxisScale(lower: 0, upper: 1, step: 1), y: scale)
+        let style = NumberText.style(for: result.metric, values: values)
+        var parts = [
+            Markup.text("text", [("x", "12"), ("y", "20"), ("class", "chart-title")], result.metric.displayName),
+            yAxis(frame),
+        ]
+        for (index, split) in splits.enumerated() {
+            let center = frame.left + slot * (Double(index) + 0.5)
+            if let value = split.value, value.isFinite {
+                let (top, bottom) = (min(frame.py(value), frame.py(0)), max(frame.py(value), frame.py(0)))
+                parts.append(
+                    Markup.empty(
+                        "rect",
+                        [("x", NumberText.coordinate(center - slot * 0.32)), ("y", NumberText.coordinate(top)),
+                            ("width", NumberText.coordinate(slot * 0.64)), ("height", NumberText.coordinate(max(0.5, bottom - top))),
+                            ("fill", color), ("class", "bar")]))
+            }
+            let label = splits.count <= 8 ? split.name : "\(index + 1)"
+            parts.append(
+                Markup.text(
+                    "text", [("x", NumberText.coordinate(center)), ("y", NumberText.coordinate(frame.bottom + 15)), ("class", "tick"), ("text-anchor", "middle")],
+                    label))
+        }
+        if let mean {
+            let y = NumberText.coordinate(frame.py(mean))
+            parts.append(Markup.empty("line", [("x1", NumberText.coordinate(frame.left)), ("y1", y), ("x2", NumberText.coordinate(frame.right)), ("y2", y), ("class", "mean")]))
+            parts.append(
+                Markup.text(
+                    "text", [("x", NumberText.coordinate(frame.right)), ("y", "20"), ("class", "legend"), ("text-anchor", "end")],
+                    "mean \(NumberText.format(mean, style))"))
+        }
+        return frame.svg(title: "\(result.metric.displayName) per split", parts.joined())
+    }
+
+    /// Horizontal grid lines with labels at the y ticks, a solid line at 0, and the frame.
+    func yAxis(_ frame: PlotFrame) -> String {
+        let left = NumberText.coordinate(frame.left)
+        let right = NumberText.coordinate(frame.right)
+        let ticks = frame.y.ticks.map { tick in
+            let y = NumberText.coordinate(frame.py(tick))
+            return frame.line(left, y, right, y, tick == 0 ? "zero" : "grid")
+                + Markup.text(
+                    "text", [("x", NumberText.coordinate(frame.left - 6)), ("y", NumberText.coordinate(frame.py(tick) + 4)), ("class", "tick"), ("text-anchor", "end")],
+                    frame.y.label(tick))
+        }
+        return ticks.joined()
+    }
+}
