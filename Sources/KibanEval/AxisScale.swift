@@ -2,10 +2,11 @@ import Foundation
 
 /// A linear axis from `lower` to `upper` with ticks every `step`, for the report's charts.
 ///
-/// `init(covering:)` picks a "nice" step — 1, 2 or 5 times a power of ten — giving about
-/// `targetTicks` intervals over the data, and widens the range outward to whole steps, so that tick
-/// labels are round numbers (0.2, 0.4 …; 10, 20 …). A range of one value is widened by 10 % of it
-/// on each side (±1 around 0); a range with a non-finite end becomes 0…1.
+/// `init(covering:maximumIntervals:)` picks a "nice" step — 1, 2 or 5 times a power of ten — and
+/// widens the data range outward to whole steps, so that tick labels are round numbers (0.2,
+/// 0.4 …; 10, 20 …). Of the nice steps that need at most `maximumIntervals` intervals it takes
+/// the one whose axis wastes least room around the data (the smaller step on a tie). A range of
+/// one value is widened by 10 % of it on each side (±1 around 0); no finite value gives 0…1.
 struct AxisScale: Equatable {
     let lower: Double
     let upper: Double
@@ -17,7 +18,7 @@ struct AxisScale: Equatable {
         self.step = step
     }
 
-    init(covering values: [Double], targetTicks: Int = 5) {
+    init(covering values: [Double], maximumIntervals: Int = 8) {
         let finite = values.filter(\.isFinite)
         var low = finite.min() ?? 0
         var high = finite.max() ?? 1
@@ -29,16 +30,12 @@ struct AxisScale: Equatable {
             self.init(lower: 0, upper: 1, step: 0.2)
             return
         }
-        let step = AxisScale.niceStep((high - low) / Double(max(1, targetTicks)))
-        self.init(lower: (low / step).rounded(.down) * step, upper: (high / step).rounded(.up) * step, step: step)
-    }
-
-    /// The smallest of 1, 2, 5 and 10 times a power of ten that is at least `rough` (> 0).
-    static func niceStep(_ rough: Double) -> Double {
-        let power = pow(10, log10(rough).rounded(.down))
-        let fraction = rough / power
-        let nice: Double = fraction <= 1 ? 1 : fraction <= 2 ? 2 : fraction <= 5 ? 5 : 10
-        return nice * power
+        let power = pow(10, log10(high - low).rounded(.down))
+        let candidates = [0.1, 0.2, 0.5, 1, 2, 5, 10].map { $0 * power }.map { step in
+            AxisScale(lower: (low / step).rounded(.down) * step, upper: (high / step).rounded(.up) * step, step: step)
+        }
+        let fitting = candidates.filter { ($0.upper - $0.lower) / $0.step <= Double(maximumIntervals) + 1e-9 }
+        self = fitting.min { ($0.upper - $0.lower, $0.step) < ($1.upper - $1.lower, $1.step) } ?? candidates.last!
     }
 
     /// lower, lower + step, …, upper, each computed as a whole multiple of the step (only the two

@@ -70,6 +70,10 @@ extension EvaluationReport {
         table.provenance th { color: #5b6475; font-weight: 500; white-space: nowrap; }
         .mono { font-family: "DejaVu Sans Mono", "Liberation Mono", ui-monospace, monospace; font-size: 12.5px; word-break: break-all; }
         .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: baseline; }
+        .split-block { display: flex; flex-wrap: wrap; gap: 12px 28px; align-items: flex-start; }
+        .split-block .charts { gap: 12px; }
+        h3.comparison { font-weight: 600; }
+        table.mcnemar { margin-top: 10px; }
         .charts { display: flex; flex-wrap: wrap; gap: 12px 20px; align-items: flex-start; }
         figure { margin: 0; }
         svg { max-width: 100%; height: auto; font-family: system-ui, "Liberation Sans", "DejaVu Sans", sans-serif; }

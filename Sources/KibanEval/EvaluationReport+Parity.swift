@@ -1,7 +1,9 @@
 import Foundation
 
-/// Parity plots for regression: predicted against true value on the same axis range (so the
-/// dashed y = x line is the diagonal), one plot per model.
+/// Parity plots for regression: predicted against true value, one plot per model, all on one
+/// axis range for both axes (so the dashed y = x line is the diagonal and plots compare at a
+/// glance): the finite values of every model, widened by 2 % on each side so that no point sits
+/// on the frame, then out to round ticks.
 ///
 /// Many points: at most `ParityChart.maximumPoints` are drawn; above that, a fixed sample of that
 /// many (a seeded partial Fisher–Yates shuffle, the same on every run), and the caption says how
@@ -12,8 +14,11 @@ import Foundation
 extension EvaluationReport {
     /// One parity plot per regression model, or nil when there is none.
     var paritySection: String? {
+        let values = models.compactMap(\.regression).flatMap { ParityChart.finitePairs($0).flatMap { [$0.0, $0.1] } }
+        let pad = ((values.max() ?? 0) - (values.min() ?? 0)) * 0.02
+        let scale = AxisScale(covering: values.isEmpty ? [] : [values.min()! - pad, values.max()! + pad])
         let charts = models.enumerated().compactMap { index, model in
-            model.regression.map { ParityChart(model: model.name, color: color(ofModel: index), data: $0).svg }
+            model.regression.map { ParityChart(model: model.name, color: color(ofModel: index), data: $0, scale: scale).svg }
         }
         guard !charts.isEmpty else { return nil }
         return section(
@@ -27,11 +32,13 @@ struct ParityChart {
     let model: String
     let color: String
     let data: RegressionDetails
+    /// Both axes.
+    let scale: AxisScale
 
     static let maximumPoints = 4000
 
-    /// The finite (target, prediction) pairs.
-    var pairs: [(Double, Double)] {
+    /// The finite (target, prediction) pairs of `data`.
+    static func finitePairs(_ data: RegressionDetails) -> [(Double, Double)] {
         zip(data.targets, data.predicted).filter { $0.0.isFinite && $0.1.isFinite }
     }
 
@@ -53,9 +60,8 @@ struct ParityChart {
     }
 
     var svg: String {
-        let pairs = pairs
+        let pairs = ParityChart.finitePairs(data)
         let shown = ParityChart.drawn(pairs)
-        let scale = AxisScale(covering: pairs.flatMap { [$0.0, $0.1] })
         let frame = PlotFrame(width: 460, height: 36 + 360 + 64, left: 72, top: 36, plotWidth: 360, plotHeight: 360, x: scale, y: scale)
         let opacity = NumberText.format(ParityChart.opacity(pointCount: shown.count), .fixed(2))
         let points = shown.map { pair in

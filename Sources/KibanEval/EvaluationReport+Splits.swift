@@ -8,9 +8,10 @@ extension EvaluationReport {
         let blocks = models.enumerated().compactMap { index, model -> String? in
             let metrics = model.metrics.filter { !$0.splits.isEmpty }
             guard !metrics.isEmpty else { return nil }
-            let charts = metrics.map { figure(SplitChart(result: $0, color: color(ofModel: index)).svg) }.joined()
-            return Markup.text("h3", [], model.name) + splitTable(metrics)
-                + Markup.element("div", [("class", "charts")], charts)
+            let charts = metrics.map { figure(SplitChart(result: $0, color: color(ofModel: index), style: style(for: $0.metric)).svg) }
+            return Markup.text("h3", [], model.name)
+                + Markup.element(
+                    "div", [("class", "split-block")], splitTable(metrics) + Markup.element("div", [("class", "charts")], charts.joined()))
         }
         guard !blocks.isEmpty else { return nil }
         return section(
@@ -22,7 +23,7 @@ extension EvaluationReport {
     /// Rows: the splits (names from the first metric), then mean and SD; columns: the metrics.
     func splitTable(_ metrics: [MetricResult]) -> String {
         let splitCount = metrics.map(\.splits.count).max() ?? 0
-        let styles = metrics.map { NumberText.style(for: $0.metric, values: $0.splits.compactMap(\.value)) }
+        let styles = metrics.map { style(for: $0.metric) }
         let header = Markup.element(
             "tr", [], Markup.text("th", [], "split") + metrics.map { Markup.text("th", [("class", "num")], $0.metric.displayName) }.joined())
         let rows = (0..<splitCount).map { row in
@@ -58,22 +59,37 @@ enum SplitStatistics {
 }
 
 /// One metric's split values as bars from 0, with the mean dashed.
+///
+/// Splits named "<word> <label>" with one shared word ("fold 1" … "fold 5") are labelled by
+/// `<label>` under an axis title `<word>`; other names are shown whole up to eight splits, and
+/// replaced by their position from 1 beyond that.
 struct SplitChart {
     let result: MetricResult
     let color: String
+    let style: NumberText.Style
+
+    /// The axis title and the label of each split.
+    var labels: (title: String, labels: [String]) {
+        let names = result.splits.map(\.name)
+        let words = names.map { $0.split(separator: " ", maxSplits: 1).map(String.init) }
+        if let first = words.first, first.count == 2, words.allSatisfy({ $0.count == 2 && $0[0] == first[0] }) {
+            return (first[0], words.map { $0[1] })
+        }
+        return names.count <= 8 ? ("", names) : ("split", names.indices.map { "\($0 + 1)" })
+    }
 
     var svg: String {
         let splits = result.splits
         let values = splits.compactMap(\.value).filter(\.isFinite)
         let mean = SplitStatistics.mean(values)
-        let scale = AxisScale(covering: values + [0], targetTicks: 4)
-        let slot = 200 / Double(max(1, splits.count))
+        let scale = AxisScale(covering: values + [0], maximumIntervals: 5)
+        let slot = 140 / Double(max(1, splits.count))
         let frame = PlotFrame(
-            width: 280, height: 34 + 130 + 40, left: 60, top: 34, plotWidth: slot * Double(max(1, splits.count)), plotHeight: 130,
+            width: 192, height: 30 + 110 + 44, left: 44, top: 30, plotWidth: slot * Double(max(1, splits.count)), plotHeight: 110,
             x: AxisScale(lower: 0, upper: 1, step: 1), y: scale)
-        let style = NumberText.style(for: result.metric, values: values)
+        let (axisTitle, labels) = labels
         var parts = [
-            Markup.text("text", [("x", "12"), ("y", "20"), ("class", "chart-title")], result.metric.displayName),
+            Markup.text("text", [("x", "8"), ("y", "18"), ("class", "chart-title")], result.metric.displayName),
             yAxis(frame),
         ]
         for (index, split) in splits.enumerated() {
@@ -87,18 +103,25 @@ struct SplitChart {
                             ("width", NumberText.coordinate(slot * 0.64)), ("height", NumberText.coordinate(max(0.5, bottom - top))),
                             ("fill", color), ("class", "bar")]))
             }
-            let label = splits.count <= 8 ? split.name : "\(index + 1)"
             parts.append(
                 Markup.text(
                     "text", [("x", NumberText.coordinate(center)), ("y", NumberText.coordinate(frame.bottom + 15)), ("class", "tick"), ("text-anchor", "middle")],
-                    label))
+                    labels[index]))
+        }
+        if !axisTitle.isEmpty {
+            parts.append(
+                Markup.text(
+                    "text",
+                    [("x", NumberText.coordinate(frame.left + frame.plotWidth / 2)), ("y", NumberText.coordinate(frame.bottom + 34)),
+                        ("class", "axis-title"), ("text-anchor", "middle")],
+                    axisTitle))
         }
         if let mean {
             let y = NumberText.coordinate(frame.py(mean))
             parts.append(Markup.empty("line", [("x1", NumberText.coordinate(frame.left)), ("y1", y), ("x2", NumberText.coordinate(frame.right)), ("y2", y), ("class", "mean")]))
             parts.append(
                 Markup.text(
-                    "text", [("x", NumberText.coordinate(frame.right)), ("y", "20"), ("class", "legend"), ("text-anchor", "end")],
+                    "text", [("x", NumberText.coordinate(frame.right)), ("y", "18"), ("class", "legend"), ("text-anchor", "end")],
                     "mean \(NumberText.format(mean, style))"))
         }
         return frame.svg(title: "\(result.metric.displayName) per split", parts.joined())

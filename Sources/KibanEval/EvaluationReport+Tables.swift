@@ -45,7 +45,7 @@ extension EvaluationReport {
     func metricRow(_ metric: Metric) -> String {
         let results = models.map { model in model.metrics.first { $0.metric == metric } }
         let estimates = results.compactMap { $0?.interval?.estimate }.filter(\.isFinite)
-        let style = NumberText.style(for: metric, values: estimates)
+        let style = style(for: metric)
         let best = estimates.count > 1 ? (metric.higherIsBetter ? estimates.max() : estimates.min()) : nil
         let cells = results.map { result -> String in
             guard let result else { return Markup.text("td", [("class", "num")], NumberText.missing) }
@@ -66,6 +66,14 @@ extension EvaluationReport {
         return Markup.element("tr", [("data-metric", metric.name)], Markup.text("th", [], label) + cells.joined())
     }
 
+    /// The number style of `metric` everywhere on the page (tables, charts, differences), from
+    /// all models' estimates of it, or their split values when there is no estimate.
+    func style(for metric: Metric) -> NumberText.Style {
+        let results = models.flatMap(\.metrics).filter { $0.metric == metric }
+        let estimates = results.compactMap(\.interval?.estimate)
+        return NumberText.style(for: metric, values: estimates.isEmpty ? results.flatMap(\.splits).compactMap(\.value) : estimates)
+    }
+
     /// A `<span>` holding `value` rounded in `style`, its exact value in `data-value`.
     func number(_ value: Double, _ style: NumberText.Style, className: String, signed: Bool = false) -> String {
         let text = signed ? NumberText.signed(value, style) : NumberText.format(value, style)
@@ -73,49 +81,44 @@ extension EvaluationReport {
         return Markup.text("span", [("class", className), ("data-value", exact)], text)
     }
 
-    /// The paired differences table, then McNemar's tests, or nil without comparisons.
+    /// For each comparison a heading "first − second", its differences table and, for
+    /// classification, McNemar's test; nil without comparisons.
     var comparisonsSection: String? {
         guard !comparisons.isEmpty else { return nil }
-        let header = Markup.element(
-            "tr", [],
-            ["comparison", "metric", "difference", "interval", "excludes 0", "p (bootstrap)"].enumerated().map { index, title in
-                Markup.text("th", index >= 2 ? [("class", "num")] : [], title)
-            }.joined())
-        let rows = comparisons.flatMap { comparison in
-            comparison.differences.map { differenceRow(comparison, $0) }
-        }
-        var content = Markup.element(
-            "table", [("class", "differences")], Markup.element("thead", [], header) + Markup.element("tbody", [], rows.joined()))
-        let tests = comparisons.compactMap { comparison in comparison.mcNemar.map { mcNemarRow(comparison, $0) } }
-        if !tests.isEmpty {
-            let testHeader = Markup.element(
-                "tr", [],
-                ["comparison", "b: first alone right", "c: second alone right", "discordant b + c", "exact p"].enumerated().map { index, title in
-                    Markup.text("th", index >= 1 ? [("class", "num")] : [], title)
-                }.joined())
-            content += Markup.text("h3", [], "McNemar's exact test (accuracy)")
-            content += Markup.element(
-                "table", [("class", "mcnemar")], Markup.element("thead", [], testHeader) + Markup.element("tbody", [], tests.joined()))
+        let blocks = comparisons.map { comparison in
+            Markup.element("h3", [("class", "comparison")], comparisonLabel(comparison)) + differencesTable(comparison)
+                + (comparison.mcNemar.map { mcNemarTable($0) } ?? "")
         }
         return section(
             id: "comparisons", title: "Paired comparisons",
             note: "Difference first − second on the same examples, with its paired percentile bootstrap interval and two-sided p-value "
                 + "(the same resamples for both models). McNemar's test counts only the examples on which the two models disagree.",
-            content)
+            blocks.joined())
     }
 
     func comparisonLabel(_ comparison: ModelComparison) -> String {
         Markup.escaped(comparison.first) + " − " + Markup.escaped(comparison.second)
     }
 
-    func differenceRow(_ comparison: ModelComparison, _ difference: MetricDifference) -> String {
-        let lead = Markup.element("td", [], comparisonLabel(comparison)) + Markup.text("td", [], difference.metric.displayName)
+    func differencesTable(_ comparison: ModelComparison) -> String {
+        let header = Markup.element(
+            "tr", [],
+            ["metric", "difference", "interval", "excludes 0", "p (bootstrap)"].enumerated().map { index, title in
+                Markup.text("th", index >= 1 ? [("class", "num")] : [], title)
+            }.joined())
+        let rows = comparison.differences.map { differenceRow($0) }
+        return Markup.element(
+            "table", [("class", "differences")], Markup.element("thead", [], header) + Markup.element("tbody", [], rows.joined()))
+    }
+
+    func differenceRow(_ difference: MetricDifference) -> String {
+        let lead = Markup.text("td", [], difference.metric.displayName)
         guard let result = difference.result else {
             return Markup.element(
                 "tr", [("class", "unavailable")],
                 lead + Markup.text("td", [("class", "num"), ("colspan", "4")], "\(NumberText.missing) \(difference.unavailable ?? "not computed")"))
         }
-        let style = NumberText.style(for: difference.metric, values: [result.difference, result.lower, result.upper])
+        let style = style(for: difference.metric)
         let excludesZero = result.lower > 0 || result.upper < 0
         let cells = [
             Markup.element("td", [("class", "num")], number(result.difference, style, className: "difference", signed: true)),
@@ -129,14 +132,21 @@ extension EvaluationReport {
         return Markup.element("tr", [("data-metric", difference.metric.name)], lead + cells.joined())
     }
 
-    func mcNemarRow(_ comparison: ModelComparison, _ test: McNemarResult) -> String {
+    func mcNemarTable(_ test: McNemarResult) -> String {
+        let header = Markup.element(
+            "tr", [],
+            ["test", "b: first alone right", "c: second alone right", "discordant b + c", "exact p"]
+                .enumerated().map { index, title in Markup.text("th", index >= 1 ? [("class", "num")] : [], title) }.joined())
         let cells = [
+            Markup.text("td", [], "McNemar, exact (accuracy)"),
             Markup.text("td", [("class", "num b")], "\(test.firstOnlyCorrect)"),
             Markup.text("td", [("class", "num c")], "\(test.secondOnlyCorrect)"),
             Markup.text("td", [("class", "num")], "\(test.firstOnlyCorrect + test.secondOnlyCorrect)"),
             Markup.element("td", [("class", "num")], pValue(test.pValue)),
         ]
-        return Markup.element("tr", [], Markup.element("td", [], comparisonLabel(comparison)) + cells.joined())
+        return Markup.element(
+            "table", [("class", "mcnemar")],
+            Markup.element("thead", [], header) + Markup.element("tbody", [], Markup.element("tr", [], cells.joined())))
     }
 
     func pValue(_ p: Double) -> String {

@@ -24,14 +24,21 @@ enum NumberText {
         return text
     }
 
-    /// `value` with an explicit sign, for differences ("+0.034", "-0.012", "0.000").
+    /// `value` with an explicit sign, for differences and their bounds ("+0.034", "-0.012", "0").
+    /// A value that is not zero but would round to it gets the digits that show its sign
+    /// ("+0.0003", "-2.1e-07"), so that an interval excluding 0 never reads as touching it.
     static func signed(_ value: Double, _ style: Style) -> String {
-        let text = format(value, style)
-        guard value.isFinite, !text.hasPrefix("-"), Double(text) != 0 else { return text }
-        return "+" + text
+        guard value.isFinite else { return missing }
+        guard value != 0 else { return format(0, style) }
+        var text = format(value, style)
+        if Double(text) == 0 {
+            let decimals = -Int(log10(abs(value)).rounded(.down))
+            text = decimals <= 6 ? format(value, .fixed(decimals)) : format(value, .scientific(1))
+        }
+        return text.hasPrefix("-") ? text : "+" + text
     }
 
-    /// The style for `metric` over `values` (a table row, a chart): three decimals for the
+    /// The style for `metric` over `values` (all the report's estimates of it): three decimals for the
     /// metrics bounded by ±1 (accuracy, F1, MCC, AUROC, AUPRC, correlations, and R², which is at
     /// most 1); for MAE, RMSE and perplexity four significant digits of the largest magnitude
     /// (at most six decimals), scientific below 10⁻³ or from 10⁶ on.

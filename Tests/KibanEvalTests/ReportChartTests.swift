@@ -86,8 +86,10 @@ import Testing
         #expect(group.value("fill-opacity") == "0.40", "12/√900")
         let circles = try inspection.elements("circle", in: group)
         try #require(circles.count == 900)
-        let scale = AxisScale(covering: data.targets + data.predicted)
-        #expect(scale.lower <= (data.targets + data.predicted).min()! && scale.upper >= (data.targets + data.predicted).max()!)
+        let all = report.models.compactMap(\.regression).flatMap { $0.targets + $0.predicted }
+        let pad = (all.max()! - all.min()!) * 0.02
+        let scale = AxisScale(covering: [all.min()! - pad, all.max()! + pad])
+        #expect(scale.lower <= all.min()! - pad && scale.upper >= all.max()! + pad && scale.step == 2, "one range for both models")
         for (circle, (target, predicted)) in zip(circles, zip(data.targets, data.predicted)) {
             let x = scale.lower + (circle.number("cx")! - 72) / 360 * (scale.upper - scale.lower)
             let y = scale.lower + (396 - circle.number("cy")!) / 360 * (scale.upper - scale.lower)
@@ -116,13 +118,15 @@ import Testing
 
     @Test func axisTicksAreRoundNumbersCoveringTheData() {
         let unit = AxisScale(covering: [0.13, 0.87])
-        #expect(unit.step == 0.2 && unit.lower == 0 && unit.upper == 1)
-        #expect(unit.ticks.map(unit.label) == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"])
+        #expect(unit.step == 0.1 && abs(unit.lower - 0.1) < 1e-12 && abs(unit.upper - 0.9) < 1e-12)
+        #expect(unit.ticks.map(unit.label) == ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9"])
+        let coarse = AxisScale(covering: [0.13, 0.87], maximumIntervals: 5)
+        #expect(coarse.ticks.map(coarse.label) == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"])
         let wide = AxisScale(covering: [3, 97])
         #expect(wide.step == 20 && wide.ticks == [0, 20, 40, 60, 80, 100] && wide.label(40) == "40")
         let negative = AxisScale(covering: [-9.1, 2.4])
-        #expect(negative.step == 5 && negative.lower == -10 && negative.upper == 5)
-        #expect(negative.ticks.map(negative.label) == ["-10", "-5", "0", "5"])
+        #expect(negative.step == 2 && negative.lower == -10 && negative.upper == 4)
+        #expect(negative.ticks.map(negative.label) == ["-10", "-8", "-6", "-4", "-2", "0", "2", "4"])
         let single = AxisScale(covering: [4])
         #expect(single.lower <= 3.6 && single.upper >= 4.4 && single.lower < single.upper)
         let zero = AxisScale(covering: [0, 0])

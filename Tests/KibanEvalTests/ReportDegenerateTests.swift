@@ -128,7 +128,8 @@ import Testing
     @Test func numbersAreWrittenWithoutMinusZeroOrExcessDigits() {
         #expect(NumberText.format(-0.0001, .fixed(3)) == "0.000")
         #expect(NumberText.format(-0.0, .fixed(1)) == "0.0")
-        #expect(NumberText.signed(0.0341, .fixed(3)) == "+0.034" && NumberText.signed(-0.0004, .fixed(3)) == "0.000")
+        #expect(NumberText.signed(0.0341, .fixed(3)) == "+0.034" && NumberText.signed(0, .fixed(3)) == "0.000")
+        #expect(NumberText.signed(0.0003, .fixed(3)) == "+0.0003" && NumberText.signed(-2.1e-8, .fixed(3)) == "-2.1e-08", "the sign stays visible")
         #expect(NumberText.style(for: .mae, values: [0.4312, 0.05]) == .fixed(4))
         #expect(NumberText.style(for: .rmse, values: [12.34]) == .fixed(2))
         #expect(NumberText.style(for: .perplexity, values: [1234.5]) == .fixed(0))

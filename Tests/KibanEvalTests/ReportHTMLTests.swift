@@ -57,7 +57,7 @@ import Testing
         let metricsHeader = try inspection.elements("table", classed: "metrics").first.map { try inspection.elements("th", in: $0) } ?? []
         #expect(metricsHeader.map(\.stringValue).contains(hostile))
         #expect(try inspection.elements("h3").map(\.stringValue).contains(hostile))
-        #expect(try inspection.elements("td").map(\.stringValue).contains("\(hostile) − b<c"))
+        #expect(try inspection.elements("h3", classed: "comparison").first?.stringValue == "\(hostile) − b<c")
         #expect(try inspection.elements("text").map(\.stringValue).contains { $0?.hasPrefix(hostile) == true }, "the legend and chart titles")
     }
 
@@ -102,6 +102,7 @@ import Testing
         let report = SampleReports.named(sample)
         let inspection = try ReportInspection(report)
         let comparison = try #require(report.comparisons.first)
+        #expect(try inspection.elements("h3", classed: "comparison").first?.stringValue == "\(comparison.first) − \(comparison.second)")
         let table = try #require(try inspection.elements("table", classed: "differences").first)
         let rows = try inspection.elements("tr", in: table).filter { $0.value("data-metric") != nil }
         #expect(rows.count == comparison.differences.count)
@@ -117,7 +118,7 @@ import Testing
             }
             let p = try #require(try inspection.elements("span", classed: "p", in: row).first)
             #expect(p.stringValue == NumberText.pValue(result.pValue) && p.value("data-value") == "\(result.pValue)")
-            let excludes = try inspection.elements("td", in: row)[4].stringValue
+            let excludes = try inspection.elements("td", in: row)[3].stringValue
             #expect(excludes == (result.lower > 0 || result.upper < 0 ? "yes" : "no"))
         }
         if let test = comparison.mcNemar {
@@ -144,7 +145,8 @@ import Testing
             #expect(rows.map(\.first) == ["fold 1", "fold 2", "fold 3", "fold 4", "fold 5", "mean", "SD"])
             for (column, metric) in SampleReports.regressionMetrics.enumerated() {
                 let values = try model.folds.map { try metric.value(of: $0.predictions) }
-                let style = NumberText.style(for: metric, values: values)
+                let style = Self.regression.style(for: metric)
+                #expect(style == NumberText.style(for: metric, values: Self.regression.models.map { $0.metrics[column].interval!.estimate }))
                 let mean = values.reduce(0, +) / Double(values.count)
                 let expected = values.map { NumberText.format($0, style) } + [NumberText.format(mean, style)]
                 #expect(rows.prefix(6).map { $0[column + 1] } == expected, "\(model.name), \(metric)")
