@@ -31,26 +31,14 @@ struct ConfusionChart {
         let (left, top) = (92.0, 72.0)
         let side = cell * Double(classes.count)
         var parts = [
-            Markup.text("text", [("x", "12"), ("y", "22"), ("class", "chart-title")], model),
-            Markup.text(
-                "text", [("x", NumberText.coordinate(left + side / 2)), ("y", "46"), ("class", "axis-title"), ("text-anchor", "middle")],
-                "predicted class"),
+            SVG.text(model, x: 12, y: 22, "chart-title"),
+            SVG.text("predicted class", x: left + side / 2, y: 46, "axis-title", anchor: "middle"),
+            SVG.text("true class", x: 30, y: top + side / 2, "axis-title", anchor: "middle", rotated: true),
         ]
-        let titleY = NumberText.coordinate(top + side / 2)
-        parts.append(
-            Markup.text(
-                "text", [("x", "30"), ("y", titleY), ("class", "axis-title"), ("text-anchor", "middle"), ("transform", "rotate(-90 30 \(titleY))")],
-                "true class"))
         for (index, label) in classes.enumerated() {
             let center = Double(index) * cell + cell / 2
-            parts.append(
-                Markup.text(
-                    "text", [("x", NumberText.coordinate(left + center)), ("y", NumberText.coordinate(top - 8)), ("class", "tick"), ("text-anchor", "middle")],
-                    "\(label)"))
-            parts.append(
-                Markup.text(
-                    "text", [("x", NumberText.coordinate(left - 8)), ("y", NumberText.coordinate(top + center + 4)), ("class", "tick"), ("text-anchor", "end")],
-                    "\(label)"))
+            parts.append(SVG.text("\(label)", x: left + center, y: top - 8, "tick", anchor: "middle"))
+            parts.append(SVG.text("\(label)", x: left - 8, y: top + center + 4, "tick", anchor: "end"))
         }
         for row in classes.indices {
             let rowTotal = classes.indices.reduce(0) { $0 + count(row, $1) }
@@ -61,31 +49,20 @@ struct ConfusionChart {
         return SVG.document(width: left + side + 24, height: top + side + 24, title: "Confusion matrix of \(model)", parts.joined())
     }
 
+    /// The shaded square, its count and (when it fits) its share of the row.
     func cellMarkup(row: Int, column: Int, rowTotal: Int, left: Double, top: Double) -> String {
         let value = count(row, column)
         let share = rowTotal == 0 ? 0 : Double(value) / Double(rowTotal)
         let (x, y) = (left + Double(column) * cell, top + Double(row) * cell)
         let textClass = share > 0.55 ? "cell-text dark" : "cell-text"
-        var parts = [
-            Markup.empty(
-                "rect",
-                [("x", NumberText.coordinate(x)), ("y", NumberText.coordinate(y)), ("width", NumberText.coordinate(cell)),
-                    ("height", NumberText.coordinate(cell)), ("fill", ConfusionChart.shade(share)), ("class", "cell")])
-        ]
         let showsShare = cell >= 56
-        parts.append(
-            Markup.text(
-                "text",
-                [("x", NumberText.coordinate(x + cell / 2)), ("y", NumberText.coordinate(y + cell / 2 + (showsShare ? 0 : 4))),
-                    ("class", textClass + " count"), ("text-anchor", "middle")],
-                "\(value)"))
+        var parts = [
+            SVG.rect(x: x, y: y, width: cell, height: cell, "cell", fill: ConfusionChart.shade(share)),
+            SVG.text("\(value)", x: x + cell / 2, y: y + cell / 2 + (showsShare ? 0 : 4), textClass + " count", anchor: "middle"),
+        ]
         if showsShare {
-            parts.append(
-                Markup.text(
-                    "text",
-                    [("x", NumberText.coordinate(x + cell / 2)), ("y", NumberText.coordinate(y + cell / 2 + 18)), ("class", textClass + " share"),
-                        ("text-anchor", "middle")],
-                    "\(NumberText.format(100 * share, .fixed(1))) %"))
+            let percent = "\(NumberText.format(100 * share, .fixed(1))) %"
+            parts.append(SVG.text(percent, x: x + cell / 2, y: y + cell / 2 + 18, textClass + " share", anchor: "middle"))
         }
         return parts.joined()
     }

@@ -75,17 +75,10 @@ struct CurveChart {
 
     var svg: String {
         let frame = frame
-        var parts = [
-            Markup.text("text", [("x", "12"), ("y", "22"), ("class", "chart-title")], title),
-            frame.axes(xTitle: xTitle, yTitle: yTitle),
-        ]
+        var parts = [SVG.text(title, x: 12, y: 22, "chart-title"), frame.axes(xTitle: xTitle, yTitle: yTitle)]
         for baseline in baselines {
             parts.append(
-                Markup.empty(
-                    "line",
-                    [("x1", NumberText.coordinate(frame.px(baseline.from.0))), ("y1", NumberText.coordinate(frame.py(baseline.from.1))),
-                        ("x2", NumberText.coordinate(frame.px(baseline.to.0))), ("y2", NumberText.coordinate(frame.py(baseline.to.1))),
-                        ("class", "baseline")]))
+                SVG.line(frame.px(baseline.from.0), frame.py(baseline.from.1), frame.px(baseline.to.0), frame.py(baseline.to.1), "baseline"))
         }
         for entry in curves {
             if let path = path(entry.curve, in: frame) {
@@ -145,17 +138,12 @@ struct CurveChart {
     /// One row per curve (colour, name, area), then one per baseline, below the x-axis title.
     func legend(in frame: PlotFrame) -> String {
         let rows =
-            curves.map { (swatchClass: "curve", color: Optional($0.color), text: "\($0.name) — \(areaName) \(NumberText.format($0.curve.area, .fixed(3)))") }
-            + baselines.map { (swatchClass: "baseline", color: String?.none, text: $0.label) }
+            curves.map { (className: "curve", color: Optional($0.color), text: "\($0.name) — \(areaName) \(NumberText.format($0.curve.area, .fixed(3)))") }
+            + baselines.map { (className: "baseline", color: String?.none, text: $0.label) }
         return rows.enumerated().map { index, row in
             let y = frame.bottom + 56 + Double(index) * CurveChart.legendRowHeight
-            var swatch = [
-                ("x1", NumberText.coordinate(frame.left)), ("y1", NumberText.coordinate(y - 4)),
-                ("x2", NumberText.coordinate(frame.left + 24)), ("y2", NumberText.coordinate(y - 4)), ("class", row.swatchClass),
-            ]
-            if let color = row.color { swatch.append(("stroke", color)) }
-            return Markup.empty("line", swatch)
-                + Markup.text("text", [("x", NumberText.coordinate(frame.left + 32)), ("y", NumberText.coordinate(y)), ("class", "legend")], row.text)
+            return SVG.line(frame.left, y - 4, frame.left + 24, y - 4, row.className, stroke: row.color)
+                + SVG.text(row.text, x: frame.left + 32, y: y, "legend")
         }.joined()
     }
 }

@@ -65,20 +65,14 @@ struct ParityChart {
         let frame = PlotFrame(width: 460, height: 36 + 360 + 64, left: 72, top: 36, plotWidth: 360, plotHeight: 360, x: scale, y: scale)
         let opacity = NumberText.format(ParityChart.opacity(pointCount: shown.count), .fixed(2))
         let points = shown.map { pair in
-            Markup.empty(
-                "circle", [("cx", NumberText.coordinate(frame.px(pair.0))), ("cy", NumberText.coordinate(frame.py(pair.1))), ("r", "2.6")])
+            Markup.empty("circle", [("cx", NumberText.coordinate(frame.px(pair.0))), ("cy", NumberText.coordinate(frame.py(pair.1))), ("r", "2.6")])
         }
         let content = [
-            Markup.text("text", [("x", "12"), ("y", "22"), ("class", "chart-title")], model),
+            SVG.text(model, x: 12, y: 22, "chart-title"),
             frame.axes(xTitle: "true value", yTitle: "predicted value"),
             Markup.element("g", [("class", "points"), ("fill", color), ("fill-opacity", opacity)], points.joined()),
-            Markup.empty(
-                "line",
-                [("x1", NumberText.coordinate(frame.left)), ("y1", NumberText.coordinate(frame.bottom)),
-                    ("x2", NumberText.coordinate(frame.right)), ("y2", NumberText.coordinate(frame.top)), ("class", "baseline")]),
-            Markup.text(
-                "text", [("x", NumberText.coordinate(frame.left)), ("y", NumberText.coordinate(frame.bottom + 58)), ("class", "caption")],
-                caption(pairCount: pairs.count, shownCount: shown.count, opacity: opacity)),
+            SVG.line(frame.left, frame.bottom, frame.right, frame.top, "baseline"),
+            SVG.text(caption(pairCount: pairs.count, shownCount: shown.count, opacity: opacity), x: frame.left, y: frame.bottom + 58, "caption"),
         ]
         return frame.svg(title: "Parity plot of \(model)", content.joined())
     }

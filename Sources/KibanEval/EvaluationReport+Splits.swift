@@ -88,56 +88,30 @@ struct SplitChart {
             width: 192, height: 30 + 110 + 44, left: 44, top: 30, plotWidth: slot * Double(max(1, splits.count)), plotHeight: 110,
             x: AxisScale(lower: 0, upper: 1, step: 1), y: scale)
         let (axisTitle, labels) = labels
-        var parts = [
-            Markup.text("text", [("x", "8"), ("y", "18"), ("class", "chart-title")], result.metric.displayName),
-            yAxis(frame),
-        ]
+        var parts = [SVG.text(result.metric.displayName, x: 8, y: 18, "chart-title"), yAxis(frame)]
         for (index, split) in splits.enumerated() {
             let center = frame.left + slot * (Double(index) + 0.5)
             if let value = split.value, value.isFinite {
                 let (top, bottom) = (min(frame.py(value), frame.py(0)), max(frame.py(value), frame.py(0)))
-                parts.append(
-                    Markup.empty(
-                        "rect",
-                        [("x", NumberText.coordinate(center - slot * 0.32)), ("y", NumberText.coordinate(top)),
-                            ("width", NumberText.coordinate(slot * 0.64)), ("height", NumberText.coordinate(max(0.5, bottom - top))),
-                            ("fill", color), ("class", "bar")]))
+                parts.append(SVG.rect(x: center - slot * 0.32, y: top, width: slot * 0.64, height: max(0.5, bottom - top), "bar", fill: color))
             }
-            parts.append(
-                Markup.text(
-                    "text", [("x", NumberText.coordinate(center)), ("y", NumberText.coordinate(frame.bottom + 15)), ("class", "tick"), ("text-anchor", "middle")],
-                    labels[index]))
+            parts.append(SVG.text(labels[index], x: center, y: frame.bottom + 15, "tick", anchor: "middle"))
         }
         if !axisTitle.isEmpty {
-            parts.append(
-                Markup.text(
-                    "text",
-                    [("x", NumberText.coordinate(frame.left + frame.plotWidth / 2)), ("y", NumberText.coordinate(frame.bottom + 34)),
-                        ("class", "axis-title"), ("text-anchor", "middle")],
-                    axisTitle))
+            parts.append(SVG.text(axisTitle, x: frame.left + frame.plotWidth / 2, y: frame.bottom + 34, "axis-title", anchor: "middle"))
         }
         if let mean {
-            let y = NumberText.coordinate(frame.py(mean))
-            parts.append(Markup.empty("line", [("x1", NumberText.coordinate(frame.left)), ("y1", y), ("x2", NumberText.coordinate(frame.right)), ("y2", y), ("class", "mean")]))
-            parts.append(
-                Markup.text(
-                    "text", [("x", NumberText.coordinate(frame.right)), ("y", "18"), ("class", "legend"), ("text-anchor", "end")],
-                    "mean \(NumberText.format(mean, style))"))
+            parts.append(SVG.line(frame.left, frame.py(mean), frame.right, frame.py(mean), "mean"))
+            parts.append(SVG.text("mean \(NumberText.format(mean, style))", x: frame.right, y: 18, "legend", anchor: "end"))
         }
         return frame.svg(title: "\(result.metric.displayName) per split", parts.joined())
     }
 
-    /// Horizontal grid lines with labels at the y ticks, a solid line at 0, and the frame.
+    /// Horizontal grid lines with labels at the y ticks, a solid line at 0.
     func yAxis(_ frame: PlotFrame) -> String {
-        let left = NumberText.coordinate(frame.left)
-        let right = NumberText.coordinate(frame.right)
-        let ticks = frame.y.ticks.map { tick in
-            let y = NumberText.coordinate(frame.py(tick))
-            return frame.line(left, y, right, y, tick == 0 ? "zero" : "grid")
-                + Markup.text(
-                    "text", [("x", NumberText.coordinate(frame.left - 6)), ("y", NumberText.coordinate(frame.py(tick) + 4)), ("class", "tick"), ("text-anchor", "end")],
-                    frame.y.label(tick))
-        }
-        return ticks.joined()
+        frame.y.ticks.map { tick in
+            SVG.line(frame.left, frame.py(tick), frame.right, frame.py(tick), tick == 0 ? "zero" : "grid")
+                + SVG.text(frame.y.label(tick), x: frame.left - 6, y: frame.py(tick) + 4, "tick", anchor: "end")
+        }.joined()
     }
 }

@@ -27,42 +27,15 @@ struct PlotFrame {
 
     /// Light grid lines at every tick, tick labels, the frame and the two axis titles.
     func axes(xTitle: String, yTitle: String) -> String {
-        var parts: [String] = []
-        for tick in x.ticks {
-            let position = NumberText.coordinate(px(tick))
-            parts.append(line(position, NumberText.coordinate(top), position, NumberText.coordinate(bottom), "grid"))
-            parts.append(
-                Markup.text(
-                    "text", [("x", position), ("y", NumberText.coordinate(bottom + 16)), ("class", "tick"), ("text-anchor", "middle")],
-                    x.label(tick)))
+        let vertical = x.ticks.map { tick in
+            SVG.line(px(tick), top, px(tick), bottom, "grid") + SVG.text(x.label(tick), x: px(tick), y: bottom + 16, "tick", anchor: "middle")
         }
-        for tick in y.ticks {
-            let position = NumberText.coordinate(py(tick))
-            parts.append(line(NumberText.coordinate(left), position, NumberText.coordinate(right), position, "grid"))
-            parts.append(
-                Markup.text(
-                    "text", [("x", NumberText.coordinate(left - 6)), ("y", NumberText.coordinate(py(tick) + 4)), ("class", "tick"), ("text-anchor", "end")],
-                    y.label(tick)))
+        let horizontal = y.ticks.map { tick in
+            SVG.line(left, py(tick), right, py(tick), "grid") + SVG.text(y.label(tick), x: left - 6, y: py(tick) + 4, "tick", anchor: "end")
         }
-        parts.append(
-            Markup.empty(
-                "rect", [("x", NumberText.coordinate(left)), ("y", NumberText.coordinate(top)), ("width", NumberText.coordinate(plotWidth)),
-                    ("height", NumberText.coordinate(plotHeight)), ("class", "frame")]))
-        parts.append(
-            Markup.text(
-                "text", [("x", NumberText.coordinate(left + plotWidth / 2)), ("y", NumberText.coordinate(bottom + 36)), ("class", "axis-title"), ("text-anchor", "middle")],
-                xTitle))
-        let yTitleX = NumberText.coordinate(left - 46)
-        let yTitleY = NumberText.coordinate(top + plotHeight / 2)
-        parts.append(
-            Markup.text(
-                "text", [("x", yTitleX), ("y", yTitleY), ("class", "axis-title"), ("text-anchor", "middle"), ("transform", "rotate(-90 \(yTitleX) \(yTitleY))")],
-                yTitle))
-        return parts.joined()
-    }
-
-    func line(_ x1: String, _ y1: String, _ x2: String, _ y2: String, _ className: String) -> String {
-        Markup.empty("line", [("x1", x1), ("y1", y1), ("x2", x2), ("y2", y2), ("class", className)])
+        return (vertical + horizontal).joined() + SVG.rect(x: left, y: top, width: plotWidth, height: plotHeight, "frame")
+            + SVG.text(xTitle, x: left + plotWidth / 2, y: bottom + 36, "axis-title", anchor: "middle")
+            + SVG.text(yTitle, x: left - 46, y: top + plotHeight / 2, "axis-title", anchor: "middle", rotated: true)
     }
 
     /// `<svg>` of this frame's size around `content`, with an accessible title.
@@ -71,16 +44,42 @@ struct PlotFrame {
     }
 }
 
-/// The `<svg>` element every chart is wrapped in.
+/// The SVG elements the charts are drawn with; coordinates are pixels, written to 0.1 px.
 enum SVG {
     /// The SVG namespace: the only URL in a report, and a name rather than something fetched.
     static let namespace = "http://www.w3.org/2000/svg"
 
     static func document(width: Double, height: Double, title: String, _ content: String) -> String {
-        Markup.element(
-            "svg",
-            [("xmlns", namespace), ("width", NumberText.coordinate(width)), ("height", NumberText.coordinate(height)),
-                ("viewBox", "0 0 \(NumberText.coordinate(width)) \(NumberText.coordinate(height))"), ("role", "img")],
+        let (w, h) = (NumberText.coordinate(width), NumberText.coordinate(height))
+        return Markup.element(
+            "svg", [("xmlns", namespace), ("width", w), ("height", h), ("viewBox", "0 0 \(w) \(h)"), ("role", "img")],
             Markup.text("title", [], title) + content)
+    }
+
+    /// `content` as text at (x, y), `anchor` "start", "middle" or "end"; `rotated` turns it a
+    /// quarter anticlockwise about (x, y), for a y-axis title.
+    static func text(_ content: String, x: Double, y: Double, _ className: String, anchor: String = "start", rotated: Bool = false) -> String {
+        let (cx, cy) = (NumberText.coordinate(x), NumberText.coordinate(y))
+        var attributes = [("x", cx), ("y", cy), ("class", className), ("text-anchor", anchor)]
+        if rotated { attributes.append(("transform", "rotate(-90 \(cx) \(cy))")) }
+        return Markup.text("text", attributes, content)
+    }
+
+    static func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, _ className: String, stroke: String? = nil) -> String {
+        var attributes = [
+            ("x1", NumberText.coordinate(x1)), ("y1", NumberText.coordinate(y1)), ("x2", NumberText.coordinate(x2)),
+            ("y2", NumberText.coordinate(y2)), ("class", className),
+        ]
+        if let stroke { attributes.append(("stroke", stroke)) }
+        return Markup.empty("line", attributes)
+    }
+
+    static func rect(x: Double, y: Double, width: Double, height: Double, _ className: String, fill: String? = nil) -> String {
+        var attributes = [
+            ("x", NumberText.coordinate(x)), ("y", NumberText.coordinate(y)), ("width", NumberText.coordinate(width)),
+            ("height", NumberText.coordinate(height)), ("class", className),
+        ]
+        if let fill { attributes.append(("fill", fill)) }
+        return Markup.empty("rect", attributes)
     }
 }

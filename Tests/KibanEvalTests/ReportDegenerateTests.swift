@@ -87,6 +87,22 @@ import Testing
                 unavailable: regressionMetrics + classificationMetrics),
             Case(name: "non-finite values filled by hand", report: EvaluationReport(title: "hand-filled values", models: [nonFinite]), unavailable: [.r2]),
             Case(name: "nothing at all", report: EvaluationReport(title: "nothing", models: []), unavailable: []),
+            Case(
+                name: "three classes, no scores",
+                report: EvaluationReport(
+                    title: "three classes",
+                    models: [
+                        model(
+                            .classification(labels: [0, 1, 2, 2, 1, 0, 2], predicted: [0, 2, 2, 2, 1, 1, 0], positiveScores: nil),
+                            metrics: [.accuracy, .balancedAccuracy, .f1, .mcc, .auroc])
+                    ]),
+                unavailable: [.auroc]),
+            Case(
+                name: "a language model",
+                report: EvaluationReport(
+                    title: "perplexity",
+                    models: [model(.languageModel(negativeLogLikelihoods: [12, 30, 7], tokenCounts: [5, 11, 3]), metrics: [.perplexity, .mae])]),
+                unavailable: [.mae]),
         ]
     }()
 
@@ -102,9 +118,16 @@ import Testing
         let reasons = try unavailableCells.map { try inspection.elements("div", classed: "reason", in: $0).first?.stringValue ?? "" }
         #expect(unavailableCells.count == testCase.unavailable.count, "\(reasons)")
         for (metric, reason) in zip(testCase.unavailable, reasons) {
-            let named = reason.hasPrefix(metric.name + ":") || reason == "bootstrap: empty input" || reason == "not computed"
+            let named = reason.hasPrefix(metric.name + ":") || reason.hasPrefix(metric.name + " ") || reason == "bootstrap: empty input" || reason == "not computed"
             #expect(named, "\(metric): \(reason)")
         }
+    }
+
+    @Test func threeClassesGiveAThreeByThreeGridAndNoCurves() throws {
+        let inspection = try ReportInspection(Self.cases[10].report)
+        #expect(try inspection.elements("svg").count == 1)
+        let counts = try inspection.elements("text", classed: "count").map { Int($0.stringValue ?? "") }
+        #expect(counts == [1, 1, 0, 0, 1, 1, 1, 0, 2], "rows: true 0, 1, 2")
     }
 
     @Test func oneClassDrawsOnlyTheCurveThatExists() throws {
