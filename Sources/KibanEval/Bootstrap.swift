@@ -114,17 +114,26 @@ public enum Bootstrap {
 }
 
 /// A point estimate with its percentile bootstrap interval (`Bootstrap.interval`).
-public struct BootstrapInterval: Equatable, Sendable {
+public struct BootstrapInterval: Codable, Equatable, Sendable {
     public let estimate: Double
     public let lower: Double
     public let upper: Double
     public let confidence: Double
     /// Resamples skipped because the metric threw on them.
     public let degenerateResamples: Int
+
+    /// An interval computed elsewhere (another resampling scheme, a stored result).
+    public init(estimate: Double, lower: Double, upper: Double, confidence: Double, degenerateResamples: Int = 0) {
+        self.estimate = estimate
+        self.lower = lower
+        self.upper = upper
+        self.confidence = confidence
+        self.degenerateResamples = degenerateResamples
+    }
 }
 
 /// A paired difference between two models, its interval and p-value (`Bootstrap.pairedDifference`).
-public struct PairedBootstrapResult: Equatable, Sendable {
+public struct PairedBootstrapResult: Codable, Equatable, Sendable {
     /// metric(first) − metric(second) on all examples.
     public let difference: Double
     public let lower: Double

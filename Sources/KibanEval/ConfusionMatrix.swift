@@ -2,7 +2,7 @@
 ///
 /// `classes` is the sorted union of the labels and predictions; `counts[i][j]` is the number of
 /// examples whose label is `classes[i]` and whose prediction is `classes[j]` (rows are truth).
-public struct ConfusionMatrix: Equatable, Sendable {
+public struct ConfusionMatrix: Codable, Equatable, Sendable {
     public let classes: [Int]
     public let counts: [[Int]]
 

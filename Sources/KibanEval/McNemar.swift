@@ -47,7 +47,7 @@ public enum McNemar {
 }
 
 /// McNemar's exact test result (`McNemar.exactTest`).
-public struct McNemarResult: Equatable, Sendable {
+public struct McNemarResult: Codable, Equatable, Sendable {
     /// Examples only the first model gets right (b).
     public let firstOnlyCorrect: Int
     /// Examples only the second model gets right (c).
