@@ -13,6 +13,8 @@ public struct EvaluationOptions: Sendable {
     public var compare: [(name: String, path: String)] = []
     /// Results, predictions and the report go here.
     public var output: String
+    /// The evaluated model's name in tables (default: the model path).
+    public var name: String?
     public var batching = BatchLimit.tokens(16_384)
     public var showProgress = true
 
@@ -61,8 +63,10 @@ public enum Evaluation {
         let metrics = try task.metrics.map { try Metric(name: $0) }
         let ours = try MetricSummary.results(examples, task: task, metrics: metrics, folds: folds.count)
         var others: [String: [EvaluationResults.MetricResult]] = [:], comparisons: [EvaluationResults.Comparison] = []
+        var compared: [(name: String, examples: [EvaluatedExample])] = []
         for (name, path) in options.compare {
             let theirs = try TaskExamples.readComparison(path, like: examples, task: task, classNames: classNames)
+            compared.append((name, theirs))
             others[name] = try MetricSummary.results(theirs, task: task, metrics: metrics, folds: folds.count)
             comparisons += try MetricSummary.compare(examples, theirs, name: name, task: task, metrics: metrics)
         }
@@ -76,8 +80,13 @@ public enum Evaluation {
         var results = EvaluationResults(
             provenance: provenance, examples: examples.count, protocolDescription: description, metrics: ours, otherMetrics: others,
             comparisons: comparisons, files: files)
+        let reportURL = output.appendingPathComponent("report.html")
+        let report = try EvaluationReportBuilder.report(
+            task: task, name: options.name ?? options.model, examples: examples, compared: compared, metrics: metrics,
+            provenance: provenance, folds: folds.count)
+        try Data(report.html().utf8).write(to: reportURL, options: .atomic)
         let resultsURL = output.appendingPathComponent("results.json")
-        results.files.append(resultsURL.path)
+        results.files += [reportURL.path, resultsURL.path]
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase

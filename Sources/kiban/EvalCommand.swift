@@ -11,7 +11,7 @@ struct EvalCommand: ParsableCommand {
         abstract: "Evaluate a model on a registry task (Configs/tasks/*.yaml): metrics with 95 % bootstrap intervals, paired comparisons.",
         discussion: """
             Writes results.json (metrics, intervals, per-fold values, comparisons, checkpoint/task/data SHA-256, \
-            Kiban version and git commit) and the predictions it computed to --output. For k-fold tasks --model \
+            Kiban version and git commit), report.html (self-contained, inline SVG) and the predictions it computed to --output. For k-fold tasks --model \
             holds {fold}. Example: kiban eval --task Configs/tasks/amp-vs-uniprot.yaml --model runs/demo/finetune \
             --compare kmer=kmer_test.csv --output runs/demo/eval
             """)
@@ -51,7 +51,7 @@ struct EvalCommand: ParsableCommand {
             return (String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
         }
         options.batching = .tokens(tokensPerBatch)
-        options.showProgress = !quiet
+        (options.showProgress, options.name) = (!quiet, name)
         let results = try Evaluation.run(task: evaluationTask, taskFile: task, options: options)
         print("\(evaluationTask.name): \(results.examples) examples; \(results.protocolDescription)")
         let label = name ?? model
