@@ -107,5 +107,5 @@ public final class HDF5EmbeddingWriter {
         try file.flush()
     }
 
-    public func close() { file.close() }
+    public func close() throws { file.close() }
 }

@@ -8,9 +8,11 @@ public struct InferenceRecord: Sendable, Equatable {
     public let text: String
     /// "file:line" (FASTA header line, CSV row line) or "file:#index" (packed corpora).
     public let location: String
+    /// Packed corpora: the token ids as packed (special tokens included); `text` is then empty.
+    public let tokens: [Int]?
 
-    public init(id: String, text: String, location: String) {
-        (self.id, self.text, self.location) = (id, text, location)
+    public init(id: String, text: String, location: String, tokens: [Int]? = nil) {
+        (self.id, self.text, self.location, self.tokens) = (id, text, location, tokens)
     }
 }
 
@@ -72,8 +74,7 @@ public final class InferenceInputReader {
             nextRecord = {
                 guard index < corpus.count else { return nil }
                 defer { index += 1 }
-                let text = try corpus.tokens(of: index).map(String.init).joined(separator: " ")
-                return InferenceRecord(id: String(index), text: text, location: "\(path):#\(index)")
+                return InferenceRecord(id: String(index), text: "", location: "\(path):#\(index)", tokens: try corpus.tokens(of: index))
             }
         } else {
             throw InferenceError("\(path): unknown input format (expected .fasta/.fa/.faa, .csv or a packed .h5 corpus)")

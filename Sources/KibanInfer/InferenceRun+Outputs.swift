@@ -4,7 +4,7 @@ import KibanTrain
 
 /// The files of one run, opened fresh or for resuming.
 final class InferenceOutputs {
-    var embeddings: HDF5EmbeddingWriter?
+    var embeddings: EmbeddingSink?
     var predictions: TableWriter?
     var scores: TableWriter?
     /// Ids each output already holds (resume), by output.
@@ -20,8 +20,8 @@ final class InferenceOutputs {
     /// Whether `output` still lacks `id`.
     func needs(_ output: Output, _ id: String) -> Bool { !(present[output]?.contains(id) ?? false) }
 
-    func close() {
-        embeddings?.close()
+    func close() throws {
+        try embeddings?.close()
         predictions?.close()
         scores?.close()
     }
@@ -50,7 +50,12 @@ extension InferenceRun {
         }
         if let path = options.embeddings {
             guard path.lowercased().hasSuffix(".h5") || path.lowercased().hasSuffix(".hdf5") else {
-                throw InferenceError("--embeddings '\(path)': give an .h5 file")
+                guard !options.resume else {
+                    throw InferenceError("--embeddings '\(path)': a folder of .npy arrays cannot be resumed; write an .h5 file to resume")
+                }
+                outputs.embeddings = try NPYEmbeddingWriter(folder: path, keys: embeddingKeys, width: model.encoder!.hiddenWidth)
+                outputs.present[.embeddings] = []
+                return try openTables(outputs)
             }
             let attributes = [
                 "model": model.summary, "weights_sha256": model.weightsSHA256, "kiban_version": Checkpoint.kibanVersion,
@@ -62,6 +67,10 @@ extension InferenceRun {
             outputs.embeddings = writer
             outputs.present[.embeddings] = Set(writer.existingIDs)
         }
+        return try openTables(outputs)
+    }
+
+    private func openTables(_ outputs: InferenceOutputs) throws -> InferenceOutputs {
         if let path = options.predictions {
             let writer = try TableWriter(path: path, columns: predictionColumns, resume: options.resume)
             outputs.predictions = writer

@@ -9,7 +9,7 @@ import KibanTensor
 public struct InferenceOptions: Sendable {
     public var input: String
     public var inputOptions = InputOptions()
-    /// Embeddings: an `.h5` file, or a folder of `.npy` files.
+    /// Embeddings: an `.h5` file, or a folder of `.npy` files (any other path).
     public var embeddings: String?
     /// Hidden-state numbers; negative ones count from the last (−1 = the model's output).
     public var layers = [-1]
@@ -96,7 +96,7 @@ public final class InferenceRun {
     @discardableResult
     public func run() throws -> InferenceSummary {
         let outputs = try openOutputs()
-        defer { outputs.close() }
+        defer { try? outputs.close() }
         let started = Date()
         let total = min(try InferenceInputReader.count(path: options.input, options: options.inputOptions), options.limit ?? Int.max)
         let progress = InferenceProgress(total: total, enabled: options.showProgress)
@@ -120,6 +120,7 @@ public final class InferenceRun {
             if chunkTokens >= options.chunkTokens { try flush() }
         }
         if !chunk.isEmpty { try flush() }
+        try outputs.close()
         progress.finish()
         return InferenceSummary(sequences: done, skipped: skipped, tokens: tokens, seconds: Date().timeIntervalSince(started))
     }
@@ -142,17 +143,27 @@ public final class InferenceRun {
                 throw InferenceError("\(record.location): id '\(record.id)': \(error)")
             }
         }
-        guard let tokenizer = model.tokenizer else { throw InferenceError("\(model.summary): cannot tokenize sequences") }
-        if case .protein = tokenizer { try ResidueCheck.check(record, policy: options.inputOptions.residuePolicy) }
-        let text = options.inputOptions.residuePolicy == .mapToUnknown ? ResidueCheck.mapped(record.text, tokenizer: tokenizer) : record.text
-        var tokens = tokenizer.encode(text, maxLength: Int.max / 2, truncate: false)
+        var tokens: [Int]
+        if let packed = record.tokens {
+            tokens = packed
+        } else {
+            guard let tokenizer = model.tokenizer else { throw InferenceError("\(model.summary): cannot tokenize sequences") }
+            if case .protein = tokenizer { try ResidueCheck.check(record, policy: options.inputOptions.residuePolicy) }
+            let text = options.inputOptions.residuePolicy == .mapToUnknown ? ResidueCheck.mapped(record.text, tokenizer: tokenizer) : record.text
+            tokens = tokenizer.encode(text, maxLength: Int.max / 2, truncate: false)
+        }
+        let readsInnerTokens = options.scores != nil || embeddingKeys.contains { $0.kind == .mean || $0.kind == .perToken }
+        guard tokens.count >= 3 || !readsInnerTokens else {
+            throw InferenceError(
+                "\(record.location): id '\(record.id)' has no tokens besides the special ones (mean, per_tok and scores need some)")
+        }
         if tokens.count > limit {
             switch options.long {
             case .error:
                 throw InferenceError(
                     "\(record.location): id '\(record.id)' has \(tokens.count) tokens; the model takes at most \(limit) "
                         + "(--long truncate keeps the first \(limit), --long window slides windows over the whole sequence)")
-            case .truncate: tokens = tokenizer.encode(text, maxLength: limit, truncate: true)
+            case .truncate: tokens = Array(tokens.prefix(limit - 1)) + [tokens[tokens.count - 1]]
             case .window: break
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import KibanFormats
 import KibanTestSupport
 import Testing
 
@@ -98,5 +99,32 @@ import Testing
         }
         let rows = try InferFixture.embeddingsByID(folder.appendingPathComponent("e.h5").path, datasets: ["/layer_2/mean"])
         #expect(InferFixture.worstRelativeDifference(["x": rows["long"]!], ["x": rows["first"]!]) <= 1e-6)
+    }
+}
+
+/// The `.npy` folder format holds the same numbers as the HDF5 file, under a header NumPy reads.
+@Suite struct NPYOutputTests {
+    @Test func npyArraysEqualTheHDF5Datasets() throws {
+        let model = try InferenceModel.load(InferFixture.maskedLMRun.path)
+        let input = try InferFixture.proteinFASTA(named: "npy.faa")
+        let folder = try InferFixture.folder("npy")
+        for path in [folder.appendingPathComponent("e.h5").path, folder.appendingPathComponent("arrays").path] {
+            try InferFixture.infer(model, input: input) { options in
+                (options.embeddings, options.include, options.long, options.maxTokens) = (path, [.mean, .perToken], .window, 64)
+            }
+        }
+        let hdf5 = try HDF5File(path: folder.appendingPathComponent("e.h5").path, mode: .read)
+        defer { hdf5.close() }
+        for (dataset, file) in [("/layer_2/mean", "layer_2_mean.npy"), ("/layer_2/per_tok", "layer_2_per_tok.npy")] {
+            let (shape, values) = try hdf5.readFloats(dataset)
+            let data = try Data(contentsOf: folder.appendingPathComponent("arrays/\(file)"))
+            let header = String(decoding: data[10..<NPYEmbeddingWriter.headerSize], as: UTF8.self)
+            #expect(data.prefix(6) == Data([0x93] + Array("NUMPY".utf8)))
+            #expect(header.contains("'descr': '<f4'") && header.contains("'shape': (\(shape[0]), \(shape[1]))"), "\(header)")
+            let floats = data[NPYEmbeddingWriter.headerSize...].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            #expect(InferFixture.worstRelativeDifference(["x": ["d": floats]], ["x": ["d": values]]) <= 1e-6)
+        }
+        let ids = try String(contentsOf: folder.appendingPathComponent("arrays/ids.txt"), encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(ids == (try hdf5.readStrings("/ids")))
     }
 }
