@@ -81,6 +81,7 @@ PROTBERT_CASES = [
     "mktAYiak",
     "MKTAYIAKQRQISFVKSHFSRQLEERL",
     "DLIP[MASK]SSK",
+    "M[MAS]K",
     "M K T A",
 ]
 
