@@ -4,6 +4,9 @@ public enum SequenceTokenizer: Sendable {
     case protein
     /// A BERT WordPiece tokenizer.
     case wordPiece(WordPieceTokenizer)
+    /// A BERT tokenizer whose vocabulary has one token per residue (Rostlab/prot_bert and its
+    /// relatives): each residue of a plain sequence is its own word, as if written "M K T …".
+    case residueWordPiece(WordPieceTokenizer)
 
     /// `sequence` → ids with the model's special tokens, at most `maxLength` when `truncate`.
     public func encode(_ sequence: String, maxLength: Int, truncate: Bool) -> [Int] {
@@ -13,6 +16,17 @@ public enum SequenceTokenizer: Sendable {
             return truncate && ids.count > maxLength ? Array(ids.prefix(maxLength - 1)) + [ProteinAlphabet.eos] : ids
         case .wordPiece(let tokenizer):
             return tokenizer.encode(sequence, maxLength: truncate ? maxLength : Int.max / 2)
+        case .residueWordPiece(let tokenizer):
+            return tokenizer.encode(Self.spacedResidues(sequence, tokenizer: tokenizer), maxLength: truncate ? maxLength : Int.max / 2)
+        }
+    }
+
+    /// The WordPiece tokenizer behind `.wordPiece` and `.residueWordPiece` (for its special-token
+    /// ids, such as `id(of: "[MASK]")`); nil for `.protein`.
+    public var wordPieceTokenizer: WordPieceTokenizer? {
+        switch self {
+        case .protein: nil
+        case .wordPiece(let tokenizer), .residueWordPiece(let tokenizer): tokenizer
         }
     }
 }
