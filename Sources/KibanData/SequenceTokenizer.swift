@@ -29,4 +29,20 @@ public enum SequenceTokenizer: Sendable {
         case .wordPiece(let tokenizer), .residueWordPiece(let tokenizer): tokenizer
         }
     }
+
+    /// The token id of one residue for tokenizers with a token per residue (ESM's alphabet and
+    /// per-residue BERT vocabularies); nil for word-piece vocabularies and unknown residues.
+    public func residueID(_ residue: Character) -> Int? {
+        switch self {
+        case .protein: ProteinAlphabet.id(of: String(residue))
+        case .residueWordPiece(let tokenizer): tokenizer.id(of: String(residue))
+        case .wordPiece: nil
+        }
+    }
+
+    /// Whether inputs are protein sequences, one token per residue.
+    public var isPerResidue: Bool {
+        if case .wordPiece = self { return false }
+        return true
+    }
 }

@@ -194,7 +194,7 @@ extension InferenceModel {
     static func specialIDs(tokenizer: SequenceTokenizer) -> (pad: Int, mask: Int?) {
         switch tokenizer {
         case .protein: return (ProteinAlphabet.pad, ProteinAlphabet.mask)
-        case .wordPiece(let wordPiece): return (wordPiece.id(of: "[PAD]") ?? 0, wordPiece.id(of: "[MASK]"))
+        case .wordPiece(let wordPiece), .residueWordPiece(let wordPiece): return (wordPiece.id(of: "[PAD]") ?? 0, wordPiece.id(of: "[MASK]"))
         }
     }
 }

@@ -77,7 +77,8 @@ extension InferenceRun {
             outputs.present[.predictions] = Set(writer.existingIDs)
         }
         if let path = options.scores {
-            let writer = try TableWriter(path: path, columns: Self.scoreColumns, resume: options.resume)
+            let columns = options.variants == nil ? Self.scoreColumns : ["mutant", "score"]
+            let writer = try TableWriter(path: path, columns: columns, resume: options.resume)
             outputs.scores = writer
             outputs.present[.scores] = Set(writer.existingIDs)
         }

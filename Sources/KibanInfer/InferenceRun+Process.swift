@@ -8,7 +8,7 @@ import KibanTensor
 
 extension InferenceRun {
     /// Computes and writes every output for one chunk of records, in input order.
-    func process(_ chunk: [PreparedRecord], outputs: InferenceOutputs) throws {
+    func process(_ chunk: [PreparedRecord], outputs: InferenceOutputs, variants: VariantTable?) throws {
         if model.composition != nil {
             try writePredictions(compositionOutputs(chunk), chunk: chunk, outputs: outputs)
             return
@@ -29,7 +29,12 @@ extension InferenceRun {
             try writePredictions(encoded.map { headOutputs(of: $0, layer: last) }, chunk: chunk, outputs: outputs)
         }
         if let writer = outputs.scores {
-            try writer.append(try chunk.filter { outputs.needs(.scores, $0.record.id) }.map { try pseudoLikelihoodRow($0) })
+            let pending = chunk.filter { outputs.needs(.scores, $0.record.id) }
+            if let variants {
+                try writer.append(try pending.flatMap { try mutationRows($0, variants: variants.variants(for: $0.record)) })
+            } else {
+                try writer.append(try pending.map { try pseudoLikelihoodRow($0) })
+            }
         }
     }
 

@@ -101,9 +101,10 @@ public final class InferenceRun {
         let total = min(try InferenceInputReader.count(path: options.input, options: options.inputOptions), options.limit ?? Int.max)
         let progress = InferenceProgress(total: total, enabled: options.showProgress)
         let reader = try InferenceInputReader(path: options.input, options: options.inputOptions)
+        let variants = try options.variants.map { try VariantTable(path: $0) }
         var chunk: [PreparedRecord] = [], chunkTokens = 0, done = 0, skipped = 0, tokens = 0
         let flush = {
-            try self.process(chunk, outputs: outputs)
+            try self.process(chunk, outputs: outputs, variants: variants)
             done += chunk.count
             tokens += chunkTokens
             progress.update(done: done + skipped, tokens: tokens)
@@ -121,6 +122,7 @@ public final class InferenceRun {
         }
         if !chunk.isEmpty { try flush() }
         try outputs.close()
+        try variants?.checkAllMatched()
         progress.finish()
         return InferenceSummary(sequences: done, skipped: skipped, tokens: tokens, seconds: Date().timeIntervalSince(started))
     }
@@ -148,7 +150,7 @@ public final class InferenceRun {
             tokens = packed
         } else {
             guard let tokenizer = model.tokenizer else { throw InferenceError("\(model.summary): cannot tokenize sequences") }
-            if case .protein = tokenizer { try ResidueCheck.check(record, policy: options.inputOptions.residuePolicy) }
+            if tokenizer.isPerResidue { try ResidueCheck.check(record, policy: options.inputOptions.residuePolicy) }
             let text = options.inputOptions.residuePolicy == .mapToUnknown ? ResidueCheck.mapped(record.text, tokenizer: tokenizer) : record.text
             tokens = tokenizer.encode(text, maxLength: Int.max / 2, truncate: false)
         }

@@ -17,7 +17,7 @@ enum ResidueCheck {
 
     /// The text with every character outside the alphabet replaced by X (protein tokenizers only).
     static func mapped(_ text: String, tokenizer: SequenceTokenizer) -> String {
-        guard case .protein = tokenizer else { return text }
+        guard tokenizer.isPerResidue else { return text }
         return String(text.map { accepted.contains(Character($0.uppercased())) ? $0 : "X" })
     }
 }

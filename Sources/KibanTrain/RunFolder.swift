@@ -57,10 +57,7 @@ public enum RunFolder {
     public static func tokenizer(_ info: TaskInfo, in folder: URL) throws -> SequenceTokenizer {
         switch info.tokenizer {
         case "protein", "composition": return .protein
-        case "wordpiece":
-            let json = folder.appendingPathComponent("tokenizer.json")
-            if FileManager.default.fileExists(atPath: json.path) { return .wordPiece(try WordPieceTokenizer(tokenizerJSON: json)) }
-            return .wordPiece(try WordPieceTokenizer.load(vocabularyFile: folder.appendingPathComponent("vocab.txt")))
+        case "wordpiece": return try SequenceTokenizer.load(folder: folder)
         case let other:
             throw ConfigTree.ConfigError("\(folder.path)/task.json: tokenizer '\(other)' is not protein, wordpiece or composition")
         }

@@ -15,11 +15,7 @@ enum TaskModelBuilder {
     static func tokenizer(for config: RunConfiguration) throws -> SequenceTokenizer {
         switch config.model.family {
         case .esm, .materials: return .protein
-        case .bert:
-            let folder = URL(fileURLWithPath: config.model.path)
-            let json = folder.appendingPathComponent("tokenizer.json")
-            if FileManager.default.fileExists(atPath: json.path) { return .wordPiece(try WordPieceTokenizer(tokenizerJSON: json)) }
-            return .wordPiece(try WordPieceTokenizer.load(vocabularyFile: folder.appendingPathComponent("vocab.txt")))
+        case .bert: return try SequenceTokenizer.load(folder: URL(fileURLWithPath: config.model.path))
         }
     }
 
@@ -117,7 +113,7 @@ enum TaskModelBuilder {
         switch config.task.kind {
         case .maskedLM:
             let model = BertForMaskedLM(bertConfig, generator: generator)
-            guard case .wordPiece(let wordPiece) = tokenizer, let maskID = wordPiece.id(of: "[MASK]") else {
+            guard let wordPiece = tokenizer.wordPieceTokenizer, let maskID = wordPiece.id(of: "[MASK]") else {
                 throw ConfigError("model.path '\(config.model.path)': the tokenizer has no [MASK] token")
             }
             let special = Set(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].compactMap { wordPiece.id(of: $0) })

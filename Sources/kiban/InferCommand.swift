@@ -56,8 +56,11 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Write task-head predictions to this CSV or JSONL file.")
     var predictions: String?
 
-    @Option(help: "Write masked-LM pseudo-log-likelihoods to this CSV or JSONL file.")
+    @Option(help: "Write masked-LM pseudo-log-likelihoods (or, with --variants, mutation scores) to this CSV or JSONL file.")
     var scores: String?
+
+    @Option(help: "Variants to score (CSV: mutant as A23G or A23G:K40R, 1-based; id naming the input sequence).")
+    var variants: String?
 
     @Option(help: "Sequences per forward pass (instead of --tokens-per-batch).")
     var batchSize: Int?
@@ -96,6 +99,7 @@ struct InferCommand: ParsableCommand {
             throw ValidationError("--batch-size, --tokens-per-batch and --limit must be positive")
         }
         guard !(resume && overwrite) else { throw ValidationError("--resume and --overwrite exclude each other") }
+        guard variants == nil || scores != nil else { throw ValidationError("--variants needs --scores FILE for the mutation scores") }
     }
 
     func run() throws {
@@ -105,7 +109,7 @@ struct InferCommand: ParsableCommand {
         var options = InferenceOptions(input: input)
         options.inputOptions = InputOptions(
             idColumn: idColumn, textColumn: sequenceColumn, residuePolicy: unknownResidues == "x" ? .mapToUnknown : .reject)
-        (options.embeddings, options.predictions, options.scores) = (embeddings, predictions, scores)
+        (options.embeddings, options.predictions, options.scores, options.variants) = (embeddings, predictions, scores, variants)
         options.layers = layers
         options.include = include.compactMap(EmbeddingKind.init(rawValue:))
         options.batching = batchSize.map { .sequences($0) } ?? .tokens(tokensPerBatch)
