@@ -32,6 +32,8 @@ public struct InferenceOptions: Sendable {
     /// Tokens read ahead and processed together (memory stays bounded by this, not by the input).
     public var chunkTokens = 131_072
     public var showProgress = true
+    /// Decoder models: generate from token-id prompts instead of the encoder outputs.
+    public var generation: GenerationRequest?
 
     public init(input: String) { self.input = input }
 }
@@ -57,10 +59,13 @@ public final class InferenceRun {
     public init(model: InferenceModel, options: InferenceOptions) throws {
         self.model = model
         self.options = options
-        guard options.embeddings != nil || options.predictions != nil || options.scores != nil else {
-            throw InferenceError("nothing to compute: give --embeddings, --predictions and/or --scores")
+        guard options.embeddings != nil || options.predictions != nil || options.scores != nil || options.generation != nil else {
+            throw InferenceError("nothing to compute: give --embeddings, --predictions, --scores or --generate")
         }
         limit = options.maxTokens ?? model.maximumTokens
+        if options.generation != nil && (options.embeddings != nil || options.predictions != nil || options.scores != nil) {
+            throw InferenceError("--generate runs alone: drop --embeddings, --predictions and --scores")
+        }
         if let maxTokens = options.maxTokens, maxTokens > model.maximumTokens || maxTokens < 3 {
             throw InferenceError("--max-tokens \(maxTokens): must be between 3 and the model's limit \(model.maximumTokens)")
         }
@@ -95,6 +100,7 @@ public final class InferenceRun {
     /// Runs to the end of the input (or `limit`).
     @discardableResult
     public func run() throws -> InferenceSummary {
+        if let generation = options.generation { return try generate(generation) }
         let outputs = try openOutputs()
         defer { try? outputs.close() }
         let started = Date()

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KibanData
 import KibanInfer
+import KibanModels
 import KibanTensor
 
 /// `kiban infer`: applies a model to a FASTA, CSV or packed file, streaming, in input order.
@@ -62,6 +63,27 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Variants to score (CSV: mutant as A23G or A23G:K40R, 1-based; id naming the input sequence).")
     var variants: String?
 
+    @Option(help: "Decoder models: write generations for token-id prompts (space-separated ids) to this CSV or JSONL file.")
+    var generate: String?
+
+    @Option(help: "Generation: most new tokens per prompt.")
+    var maxNewTokens = 32
+
+    @Option(help: "Generation: sampling temperature (0: greedy).")
+    var temperature: Float = 0
+
+    @Option(help: "Generation: keep the k most likely tokens (0: all).")
+    var topK = 0
+
+    @Option(help: "Generation: nucleus sampling probability mass.")
+    var topP: Float = 1
+
+    @Option(parsing: .upToNextOption, help: "Generation: token ids that end a generation (kept in the output).")
+    var stopTokens: [Int] = []
+
+    @Option(help: "Generation: sampling seed.")
+    var seed: UInt64 = 0
+
     @Option(help: "Sequences per forward pass (instead of --tokens-per-batch).")
     var batchSize: Int?
 
@@ -116,6 +138,11 @@ struct InferCommand: ParsableCommand {
         options.long = LongSequencePolicy(rawValue: long)!
         (options.maxTokens, options.resume, options.overwrite, options.limit) = (maxTokens, resume, overwrite, limit)
         options.showProgress = !quiet
+        if let generate {
+            options.generation = GenerationRequest(output: generate, options: GenerationOptions(
+                maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP, stopTokens: Set(stopTokens), seed: seed))
+            try options.generation!.options.validate()
+        }
         FileHandle.standardError.write(Data("kiban infer: \(loaded.summary)\n".utf8))
         let summary = try InferenceRun(model: loaded, options: options).run()
         print(String(format: "kiban infer: %d sequences (%d already written), %d tokens in %.1f s: %.1f sequences/s, %.0f tokens/s",
