@@ -55,12 +55,6 @@ void kb_int8_pack_weights(const int8_t *w, long n, long k, void *packed)
     }
 }
 
-/// The column sums Σ_k w[j, k]: (np), after the panels.
-static const int32_t *column_sums(const void *packed, long n, long k)
-{
-    return (const int32_t *)((const int8_t *)packed + round_up(n, 16) * round_up(k, 4));
-}
-
 // ---- scalar reference ----
 
 /// acc[i, j] for one row x: (k) and one channel j, read from the packed panels.
@@ -104,6 +98,12 @@ void kb_int8_gemm_scalar(const int8_t *xq, const float *x_scales, const void *pa
 #define KB_UNROLL _Pragma("GCC unroll 8")
 
 enum { MR = 6, NR = 4, MC = 16 * MR };
+
+/// The column sums Σ_k w[j, k]: (np), after the panels.
+static const int32_t *column_sums(const void *packed, long n, long k)
+{
+    return (const int32_t *)((const int8_t *)packed + round_up(n, 16) * round_up(k, 4));
+}
 
 /// Where a tile's results go: int32 accumulators (acc) or the dequantised floats (y and its scales, bias).
 typedef struct {
