@@ -22,8 +22,9 @@ warm-up; the table shows the medians of the runs.
     swift build -c release --product kiban
     python3 Benchmarks/compare_esmcpp.py --output Benchmarks/results/esm2-150m-esmcpp-128x16-2threads.json
 
-`--output` writes every run and the provenance (CPU, cores, threads, OPENBLAS_CORETYPE, esm.cpp's ISA, package
-versions, git commit and whether the tree had uncommitted changes, date), as Benchmarks/compare_torch.py does.
+`--output` writes every run and the provenance (CPU, cores, threads, OPENBLAS_CORETYPE, the 1-minute load average
+before and after, esm.cpp's ISA, package versions, git commit and whether the tree had uncommitted changes, date), as
+Benchmarks/compare_torch.py does.
 """
 
 import argparse
@@ -141,7 +142,7 @@ def fp32_check(model, esmcpp_model, ids):
     return {"max_abs_difference": difference, "max_abs_torch_logit": float(np.abs(reference).max())}
 
 
-def provenance(threads):
+def provenance(threads, load_before):
     def git(*command):
         return subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
@@ -151,6 +152,7 @@ def provenance(threads):
             "commit": git("rev-parse", "HEAD"), "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no")),
             "cpu": cpu, "cores": os.cpu_count(), "threads": threads,
             "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
+            "load_average_1min_before_after": [load_before, os.getloadavg()[0]],
             "esm_cpp": esm_cpp.__version__, "esm_cpp_isa": esm_cpp.current_isa(),
             "esm_cpp_threads": esm_cpp.Model.num_threads, "torch": torch.__version__,
             "transformers": transformers.__version__, "safetensors": safetensors.__version__, "numpy": np.__version__,
@@ -159,6 +161,7 @@ def provenance(threads):
 
 def main():
     threads = ARGS.threads
+    load_before = os.getloadavg()[0]
     torch.set_num_threads(threads)
     environment = dict(os.environ, KIBAN_NUM_THREADS=str(threads))
     sequence_length, batch_size = (int(part) for part in ARGS.shape.split("x"))
@@ -195,7 +198,7 @@ def main():
            "esmcpp_fp32_check": check, "runs_tokens_per_s": runs}
     if ARGS.output:
         ARGS.output.parent.mkdir(parents=True, exist_ok=True)
-        ARGS.output.write_text(json.dumps({"provenance": provenance(threads), "rows": [row]}, indent=2) + "\n")
+        ARGS.output.write_text(json.dumps({"provenance": provenance(threads, load_before), "rows": [row]}, indent=2) + "\n")
     print(f"{ARGS.config} {ARGS.shape}, {threads} threads (tokens/s, median of {ARGS.runs} runs)")
     for key, value in medians.items():
         print(f"  {key:15} {value:10.0f}")
