@@ -31,28 +31,23 @@ long kb_int8_packed_bytes(long n, long k)
     return np * round_up(k, 4) + np * (long)sizeof(int32_t);
 }
 
-/// Offset of w[j, i] in the packed panels.
-static long packed_offset(long j, long i, long kp)
+/// Offset of w[j, t] (channel j, feature t) in the packed panels.
+static long packed_offset(long j, long t, long kp)
 {
-    return (j / 16) * 16 * kp + ((i / 4) * 16 + j % 16) * 4 + i % 4;
+    return (j / 16) * 16 * kp + ((t / 4) * 16 + j % 16) * 4 + t % 4;
 }
 
 void kb_int8_pack_weights(const int8_t *w, long n, long k, void *packed)
 {
     long kp = round_up(k, 4), np = round_up(n, 16);
     int8_t *panels = packed;
-    int32_t sums[16];
+    int32_t *sums = (int32_t *)(panels + np * kp);
     memset(packed, 0, (size_t)kb_int8_packed_bytes(n, k));
-    for (long j = 0; j < n; j++) {
-        int32_t sum = 0;
-        for (long i = 0; i < k; i++) {
-            panels[packed_offset(j, i, kp)] = w[j * k + i];
-            sum += w[j * k + i];
+    for (long j = 0; j < n; j++)
+        for (long t = 0; t < k; t++) {
+            panels[packed_offset(j, t, kp)] = w[j * k + t];
+            sums[j] += w[j * k + t];
         }
-        sums[j % 16] = sum;
-        if (j % 16 == 15 || j == n - 1)
-            memcpy(panels + np * kp + (j / 16) * 16 * (long)sizeof(int32_t), sums, (size_t)(j % 16 + 1) * sizeof(int32_t));
-    }
 }
 
 // ---- scalar reference ----
@@ -62,8 +57,8 @@ static int32_t dot_packed(const int8_t *x, const int8_t *packed, long j, long k)
 {
     long kp = round_up(k, 4);
     int32_t acc = 0;
-    for (long i = 0; i < k; i++)
-        acc += (int32_t)x[i] * (int32_t)packed[packed_offset(j, i, kp)];
+    for (long t = 0; t < k; t++)
+        acc += (int32_t)x[t] * (int32_t)packed[packed_offset(j, t, kp)];
     return acc;
 }
 
