@@ -1,6 +1,7 @@
 // Symmetric per-row int8 quantisation: scale = max|x| / 127, q = round_half_even(x / scale), clamped to ±127.
-// A row of zeros has scale 0 and q = 0 (no 0/0). Both paths divide (correctly rounded) and round half to even,
-// so they agree bit for bit.
+// A row of zeros has scale 0 and q = 0 (no 0/0). A NaN anywhere in a row makes its scale NaN (so its GEMM outputs
+// are NaN, not silently finite); its quotients are NaN and clamp to -127 on both paths. Both paths divide (correctly rounded)
+// and round half to even, so they agree bit for bit.
 
 #include <math.h>
 #include <stdint.h>
@@ -15,9 +16,11 @@ void kb_quantize_rows_int8_scalar(const float *x, int8_t *q, float *scales, long
         const float *xr = x + r * n;
         int8_t *qr = q + r * n;
         float max = 0.0f;
-        for (long i = 0; i < n; i++)
-            if (fabsf(xr[i]) > max)
-                max = fabsf(xr[i]);
+        for (long i = 0; i < n; i++) {
+            float a = fabsf(xr[i]);
+            if (isnan(a) || a > max) // nothing is > NaN, so a NaN max stays
+                max = a;
+        }
         float scale = max / 127.0f;
         scales[r] = scale;
         for (long i = 0; i < n; i++) {
@@ -40,9 +43,13 @@ KB_AVX512 void kb_quantize_rows_int8_avx512(const float *x, int8_t *q, float *sc
         const float *xr = x + r * n;
         int8_t *qr = q + r * n;
         __m512 max = zero;
-        for (long i = 0; i < n; i += 16)
-            max = _mm512_max_ps(max, _mm512_abs_ps(v16_load(xr + i, n - i, zero)));
-        float scale = _mm512_reduce_max_ps(max) / 127.0f;
+        __mmask16 nan = 0;
+        for (long i = 0; i < n; i += 16) {
+            __m512 v = v16_load(xr + i, n - i, zero);
+            nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            max = _mm512_max_ps(max, _mm512_abs_ps(v));
+        }
+        float scale = nan ? NAN : _mm512_reduce_max_ps(max) / 127.0f;
         scales[r] = scale;
         if (scale == 0.0f) {
             for (long i = 0; i < n; i++)

@@ -205,7 +205,8 @@ const char *kb_int8_path_name(kb_int8_path path);
 
 /// Symmetric per-row quantisation: scales[r] = max|x[r, :]| / 127 and q[r, i] = x[r, i] / scales[r] rounded to
 /// the nearest integer, ties to even, clamped to ±127 (so -128 never occurs). A row of zeros gets scale 0 and
-/// q = 0. x must be finite. x: (rows, n) float32; q: (rows, n) int8; scales: (rows). The AVX-512 path (used when
+/// q = 0. A row holding NaN gets scale NaN (so its GEMM outputs are NaN) and q = -127 throughout; ±inf gives
+/// scale inf (non-finite outputs). x: (rows, n) float32; q: (rows, n) int8; scales: (rows). The AVX-512 path (used when
 /// kb_active_path() is KB_PATH_AVX512) divides and rounds as the scalar one, so both agree bit for bit.
 void kb_quantize_rows_int8(const float *x, int8_t *q, float *scales, long rows, long n);
 /// Scalar reference of kb_quantize_rows_int8 (same arguments).

@@ -99,13 +99,16 @@ func quantizeRow(_ x: [Float], _ kernel: (UnsafePointer<Float>?, UnsafeMutablePo
 }
 
 /// Rows that exercise quantisation: random rows of several magnitudes, a row of zeros, a row of one sign, a row
-/// with exact halves (max 127 gives scale 1, so x / scale = x), and a row with a single non-zero.
+/// with exact halves (max 127 gives scale 1, so x / scale = x), a row with a single non-zero, and rows with a
+/// NaN and with an infinity (the paths must agree on them too).
 func quantizationRows(n: Int, rng: inout SplitMix64) -> [[Float]] {
     var rows = [rng.floats(n, scale: 3), rng.floats(n, scale: 1e-3), rng.floats(n, scale: 1e4)]
     rows.append([Float](repeating: 0, count: n))
     rows.append(rng.floats(n).map { abs($0) + 0.25 })
     rows.append((0..<n).map { (i: Int) -> Float in i == 0 ? 127 : Float(i % 7) - 3.5 })
     rows.append((0..<n).map { i in i == n / 2 ? -2 : 0 })
+    rows.append((0..<n).map { i in i == n - 1 ? .nan : Float(i) })
+    rows.append((0..<n).map { i in i == n / 3 ? -.infinity : Float(i) })
     return rows
 }
 
@@ -155,7 +158,7 @@ extension KernelPathTests {
             #expect(scale == 1)
             #expect(q == [127, 0, 2, 2, -2, 0, 3, -126, 126])
             var rng = SplitMix64(state: 3)
-            for row in quantizationRows(n: 67, rng: &rng) {
+            for row in quantizationRows(n: 67, rng: &rng) where row.allSatisfy({ $0.isFinite }) {
                 let (q, scale) = quantizeRow(row, kb_quantize_rows_int8_scalar)
                 let maximum = row.map(abs).max()!
                 #expect(scale == maximum / 127)
@@ -186,6 +189,23 @@ extension KernelPathTests {
             kb_int8_gemm(q, scales, packed, wScales, bias, &y, 2, n, k)
             #expect(Array(y[0..<n]) == bias, "zero row: \(y[0..<n])")
             #expect(y.allSatisfy { $0.isFinite })
+        }
+
+        /// A NaN makes its row's scale NaN and every GEMM output of that row NaN; other rows are unaffected.
+        @Test func nanRowGivesNaNOutputs() {
+            let (k, n) = (21, 5)
+            var rng = SplitMix64(state: 9)
+            var x = rng.floats(2 * k)
+            x[k + 3] = .nan
+            var q = [Int8](repeating: 1, count: 2 * k), scales: [Float] = [0, 0]
+            kb_quantize_rows_int8_scalar(x, &q, &scales, 2, k)
+            #expect(scales[0].isFinite && scales[1].isNaN && q[k...].allSatisfy { $0 == -127 })
+            let w = [Int8](repeating: 3, count: n * k)
+            var packed = [UInt8](repeating: 0, count: kb_int8_packed_bytes(n, k))
+            kb_int8_pack_weights(w, n, k, &packed)
+            var y = [Float](repeating: 0, count: 2 * n)
+            kb_int8_gemm_scalar(q, scales, packed, [Float](repeating: 0.5, count: n), nil, &y, 2, n, k)
+            #expect(y[0..<n].allSatisfy { $0.isFinite } && y[n...].allSatisfy { $0.isNaN }, "\(y)")
         }
 
         @Test func pathSelectionFollowsKibanKernels() {
@@ -254,7 +274,8 @@ extension KernelPathTests {
             var rng = SplitMix64(state: UInt64(n))
             for row in quantizationRows(n: n, rng: &rng) {
                 let scalar = quantizeRow(row, kb_quantize_rows_int8_scalar), vector = quantizeRow(row, kb_quantize_rows_int8_avx512)
-                #expect(scalar.q == vector.q && scalar.scale.bitPattern == vector.scale.bitPattern, "n = \(n)")
+                let sameScale = scalar.scale.bitPattern == vector.scale.bitPattern || (scalar.scale.isNaN && vector.scale.isNaN)
+                #expect(scalar.q == vector.q && sameScale, "n = \(n): \(scalar) vs \(vector)")
             }
         }
     }
