@@ -1,7 +1,9 @@
 #ifndef KIBAN_KERNELS_H
 #define KIBAN_KERNELS_H
 
-// Kiban C kernels: softmax, layer norm, GELU, AdamW, reductions and an FMA peak probe.
+// Kiban C kernels: softmax, layer norm, GELU, AdamW, reductions, int8 quantisation and GEMM, and an FMA peak probe.
+
+#include <stdint.h>
 //
 // Shape legend:
 //   n     length of one row (the dimension a row kernel reduces over) or of a flat vector
@@ -180,6 +182,66 @@ double kb_sum_squares_scalar(const float *x, long n);
 double kb_sum_squares_avx2(const float *x, long n);
 /// AVX-512 kb_sum_squares, same order as kb_sum_avx512. x: (n).
 double kb_sum_squares_avx512(const float *x, long n);
+
+// ---- int8 (W8A8) quantisation and GEMM ----
+//
+// Legend: m activation rows (tokens), n output channels, k input features; xq: (m, k) int8 row-major,
+// w: (n, k) int8 as PyTorch stores a Linear weight, acc: (m, n) int32, y: (m, n) float32.
+// acc[i, j] = Σ_k xq[i, k] · w[j, k], exact in int32 for k ≤ 131072 on every path.
+// The GEMM reads w from a packed copy (kb_int8_pack_weights) laid out for the VNNI micro-kernel; every path reads
+// the same packed bytes. Row ranges are independent: threads may run disjoint row blocks (offset xq, x_scales, y
+// or acc by whole rows) against one packed weight.
+
+/// An int8 GEMM implementation path (separate from kb_path: VNNI is its own CPU feature).
+typedef enum { KB_INT8_PATH_SCALAR = 0, KB_INT8_PATH_AVX512_VNNI = 1 } kb_int8_path;
+
+/// 1 if this CPU can run `path` (AVX-512 VNNI needs kb_path_supported(KB_PATH_AVX512) and avx512vnni), else 0.
+int kb_int8_path_supported(kb_int8_path path);
+/// The path kb_int8_gemm and kb_int8_gemm_s32 use: AVX-512 VNNI when kb_active_path() is KB_PATH_AVX512 and the
+/// CPU has VNNI, else scalar (so KIBAN_KERNELS=scalar or avx2 selects the scalar int8 path).
+kb_int8_path kb_int8_active_path(void);
+/// "scalar" or "avx512_vnni" ("unknown" for any other value).
+const char *kb_int8_path_name(kb_int8_path path);
+
+/// Symmetric per-row quantisation: scales[r] = max|x[r, :]| / 127 and q[r, i] = x[r, i] / scales[r] rounded to
+/// the nearest integer, ties to even, clamped to ±127 (so -128 never occurs). A row of zeros gets scale 0 and
+/// q = 0. A row holding NaN gets scale NaN (so its GEMM outputs are NaN) and q = -127 throughout; ±inf gives
+/// scale inf (non-finite outputs). x: (rows, n) float32; q: (rows, n) int8; scales: (rows). The AVX-512 path (used when
+/// kb_active_path() is KB_PATH_AVX512) divides and rounds as the scalar one, so both agree bit for bit.
+void kb_quantize_rows_int8(const float *x, int8_t *q, float *scales, long rows, long n);
+/// Scalar reference of kb_quantize_rows_int8 (same arguments).
+void kb_quantize_rows_int8_scalar(const float *x, int8_t *q, float *scales, long rows, long n);
+
+/// Bytes of the packed copy of w: (n, k): np · kp panel bytes and np int32 column sums, np = n rounded up to 16,
+/// kp = k rounded up to 4.
+long kb_int8_packed_bytes(long n, long k);
+/// Packs w: (n, k) into `packed` (kb_int8_packed_bytes(n, k) bytes, 4-byte aligned; 64 is best): panels of 16
+/// output channels, each kp / 4 groups of 64 bytes holding 4 consecutive k of its 16 channels (channel c of group
+/// g at byte 4c: w[j, 4g .. 4g + 3]), zero-padded; then Σ_k w[j, k] for each of the np channels (0 for padding).
+void kb_int8_pack_weights(const int8_t *w, long n, long k, void *packed);
+
+/// acc = xq · wᵀ exactly (int32), w from kb_int8_pack_weights(w, n, k). acc: (m, n).
+void kb_int8_gemm_s32(const int8_t *xq, const void *packed, int32_t *acc, long m, long n, long k);
+/// Scalar reference of kb_int8_gemm_s32 (same arguments): the textbook triple loop over the packed bytes.
+void kb_int8_gemm_s32_scalar(const int8_t *xq, const void *packed, int32_t *acc, long m, long n, long k);
+
+/// Dequantising GEMM: y[i, j] = ((float)acc[i, j] · w_scales[j]) · x_scales[i] + bias[j], rounded in that order
+/// (no bias term when bias is NULL), acc = xq · wᵀ as in kb_int8_gemm_s32. x_scales: (m); w_scales, bias: (n).
+void kb_int8_gemm(const int8_t *xq, const float *x_scales, const void *packed, const float *w_scales,
+                  const float *bias, float *y, long m, long n, long k);
+/// Scalar reference of kb_int8_gemm (same arguments and rounding order).
+void kb_int8_gemm_scalar(const int8_t *xq, const float *x_scales, const void *packed, const float *w_scales,
+                         const float *bias, float *y, long m, long n, long k);
+
+#if defined(__x86_64__)
+/// AVX-512 kb_quantize_rows_int8 (same arguments).
+void kb_quantize_rows_int8_avx512(const float *x, int8_t *q, float *scales, long rows, long n);
+/// AVX-512 VNNI kb_int8_gemm_s32 (vpdpbusd, 6 × 64 register tile); call only where kb_int8_path_supported says so.
+void kb_int8_gemm_s32_avx512_vnni(const int8_t *xq, const void *packed, int32_t *acc, long m, long n, long k);
+/// AVX-512 VNNI kb_int8_gemm (same epilogue rounding as the scalar path, so results agree bit for bit).
+void kb_int8_gemm_avx512_vnni(const int8_t *xq, const float *x_scales, const void *packed, const float *w_scales,
+                              const float *bias, float *y, long m, long n, long k);
+#endif
 
 /// Runs an FMA-only loop of `path` on the calling thread for about `seconds` and returns its GFLOP/s (2 flops per
 /// FMA lane: 16 lanes avx512, 8 avx2; scalar uses mulss+addss pairs, 2 flops each); 0 if the CPU cannot run `path`.

@@ -21,7 +21,8 @@ public enum Initialization {
 /// y = x Wᵀ + b, with W stored (D, C) as in PyTorch so checkpoints load unchanged.
 /// LoRA adapters attach here (``LoRA/apply(to:configuration:name:trainable:generator:)``); their
 /// weights appear as children `lora_A.<name>`, `lora_B.<name>` and, for DoRA,
-/// `lora_magnitude_vector.<name>` as in PEFT's live modules.
+/// `lora_magnitude_vector.<name>` as in PEFT's live modules. ``quantizeToInt8()`` adds an int8
+/// copy of the weight that the forward pass then uses (W8A8 inference).
 public final class Linear: Module {
     public let weight: Parameter
     public let bias: Parameter?
@@ -31,6 +32,9 @@ public final class Linear: Module {
     public var activeAdapter: String?
     /// Whether the active adapter is folded into `weight`.
     public internal(set) var isMerged = false
+    /// The int8 copy of `weight` the forward pass uses instead of it, and the adapter merged into
+    /// it when it was packed (see ``quantizeToInt8()``); nil for float inference.
+    var quantized: (weight: Int8Weight, mergedAdapter: String?)?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, initialization: Initialization, generator: RandomGenerator) {
         weight = Parameter(initialization.tensor([outFeatures, inFeatures], fanIn: inFeatures, generator: generator))
@@ -49,8 +53,10 @@ public final class Linear: Module {
     }
 
     /// x: (…, C) → (…, D), one fused op (bias accumulated by the GEMM), plus the active adapter's
-    /// low-rank update (or DoRA's rescaled one) unless it is merged.
+    /// low-rank update (or DoRA's rescaled one) unless it is merged. A quantised layer runs
+    /// ``Tensor/int8Linear(_:weight:bias:)`` instead, inference only (see ``quantizeToInt8()``).
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        if let quantized { return int8Forward(x, quantized.weight, mergedAdapter: quantized.mergedAdapter) }
         let base = Tensor.linear(x, weight: weight.value, bias: bias?.value)
         guard !isMerged, let adapter = active else { return base }
         if let magnitude = adapter.magnitude {

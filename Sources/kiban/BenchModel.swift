@@ -7,7 +7,7 @@ import KibanTensor
 
 /// Named encoder sizes for the model benchmarks (ESM-2 architecture, 33-token alphabet).
 enum BenchModelSize: String, ExpressibleByArgument, CaseIterable, Codable {
-    case tiny, esm2_8m = "esm2-8m", base
+    case tiny, esm2_8m = "esm2-8m", base, esm2_150m = "esm2-150m"
 
     var config: EsmConfig {
         var config = EsmConfig()
@@ -16,6 +16,7 @@ enum BenchModelSize: String, ExpressibleByArgument, CaseIterable, Codable {
             case .tiny: (128, 2, 4)
             case .esm2_8m: (320, 6, 20)
             case .base: (512, 8, 8)
+            case .esm2_150m: (640, 30, 20)
             }
         config.intermediateSize = 4 * config.hiddenSize
         return config
@@ -66,6 +67,8 @@ struct ModelBenchOptions: ParsableArguments {
 
     struct Report: Codable {
         let mode: String
+        /// "float32", or the quantisation of the Linear layers ("int8").
+        let precision: String
         let config: BenchModelSize
         let sequenceLength: Int
         let batchSize: Int
@@ -76,17 +79,17 @@ struct ModelBenchOptions: ParsableArguments {
         let peakResidentMegabytes: Double
     }
 
-    func report(mode: String, parameters: Int, seconds: Double) throws {
+    func report(mode: String, precision: String = "float32", parameters: Int, seconds: Double) throws {
         let report = Report(
-            mode: mode, config: config, sequenceLength: sequenceLength, batchSize: batchSize, threads: Threading.threadCount,
+            mode: mode, precision: precision, config: config, sequenceLength: sequenceLength, batchSize: batchSize, threads: Threading.threadCount,
             parameters: parameters, secondsPerStep: seconds, tokensPerSecond: Double(batchSize * sequenceLength) / seconds,
             peakResidentMegabytes: PeakMemory.residentMegabytes())
         if json {
             print(try BenchOutput.json(report))
         } else {
             print(String(
-                format: "%@ %@ %d×%d, %d threads, %.1fM parameters: %.1f ms/step, %.0f tokens/s, peak RSS %.0f MB",
-                mode, config.rawValue, sequenceLength, batchSize, report.threads, Double(parameters) / 1e6, seconds * 1e3,
+                format: "%@ %@ %@ %d×%d, %d threads, %.1fM parameters: %.1f ms/step, %.0f tokens/s, peak RSS %.0f MB",
+                mode, precision, config.rawValue, sequenceLength, batchSize, report.threads, Double(parameters) / 1e6, seconds * 1e3,
                 report.tokensPerSecond, report.peakResidentMegabytes))
         }
     }
@@ -129,11 +132,17 @@ struct BenchInfer: ParsableCommand {
 
     @OptionGroup var options: ModelBenchOptions
 
+    @Option(help: "Run every Linear layer quantised: int8 (W8A8, per-channel weights, per-token activations).")
+    var quantize: Quantization?
+
     func run() throws {
         let model = EsmForMaskedLM(options.config.config, generator: RandomGenerator(seed: 0))
         model.eval()
+        if let quantize { try model.quantizeLinears(to: quantize) }
         let (ids, _) = options.batch()
         let seconds = Timing.interleavedMedians(warmup: options.warmup, repeats: options.steps, [{ _ = withNoGrad { model(ids) } }])[0]
-        try options.report(mode: "infer", parameters: model.parameterCount, seconds: seconds)
+        try options.report(mode: "infer", precision: quantize?.rawValue ?? "float32", parameters: model.parameterCount, seconds: seconds)
     }
 }
+
+extension Quantization: ExpressibleByArgument {}
