@@ -16,9 +16,15 @@ public struct ModelOptions: Sendable {
     public var modelConfig: String?
     /// Run folders: the checkpoint to load.
     public var checkpoint = "best.h5"
+    /// Quantise every Linear layer after loading (W8A8: int8 weights per output channel, int8
+    /// activations per token); adapters are merged first.
+    public var quantization: Quantization?
 
-    public init(adapter: String? = nil, merge: Bool = false, modelConfig: String? = nil, checkpoint: String = "best.h5") {
-        (self.adapter, self.merge, self.modelConfig, self.checkpoint) = (adapter, merge, modelConfig, checkpoint)
+    public init(
+        adapter: String? = nil, merge: Bool = false, modelConfig: String? = nil, checkpoint: String = "best.h5",
+        quantization: Quantization? = nil
+    ) {
+        (self.adapter, self.merge, self.modelConfig, self.checkpoint, self.quantization) = (adapter, merge, modelConfig, checkpoint, quantization)
     }
 }
 
@@ -46,6 +52,7 @@ extension InferenceModel {
             if options.merge { model.module.mergeAdapters() }
             model.module.eval()
         }
+        if let quantization = options.quantization { try model.module.quantizeLinears(to: quantization) }
         return model
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KibanEval
 import KibanInfer
+import KibanNN
 import KibanTensor
 
 /// `kiban eval`: runs a registry task on a model, with intervals and paired comparisons.
@@ -28,6 +29,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Another model's predictions, NAME=FILE with columns id,prediction[,score] (repeatable).")
     var compare: [String] = []
 
+    @Option(help: "int8: evaluate the model with W8A8 Linear layers.")
+    var quantize: Quantization?
+
     @Option(help: "Folder for results.json and predictions.")
     var output: String
 
@@ -51,6 +55,7 @@ struct EvalCommand: ParsableCommand {
             return (String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
         }
         options.batching = .tokens(tokensPerBatch)
+        options.modelOptions.quantization = quantize
         (options.showProgress, options.name) = (!quiet, name)
         let results = try Evaluation.run(task: evaluationTask, taskFile: task, options: options)
         print("\(evaluationTask.name): \(results.examples) examples; \(results.protocolDescription)")

@@ -3,6 +3,7 @@ import Foundation
 import KibanData
 import KibanInfer
 import KibanModels
+import KibanNN
 import KibanTensor
 
 /// `kiban infer`: applies a model to a FASTA, CSV or packed file, streaming, in input order.
@@ -32,6 +33,9 @@ struct InferCommand: ParsableCommand {
 
     @Option(help: "Run folders: the checkpoint file to load.")
     var checkpoint = "best.h5"
+
+    @Option(help: "int8: W8A8 Linear layers (int8 weights per channel, activations per token; AVX-512 VNNI where present).")
+    var quantize: Quantization?
 
     @Option(help: "Input: .fasta/.fa/.faa, .csv, or a packed .h5 corpus.")
     var input: String
@@ -127,7 +131,7 @@ struct InferCommand: ParsableCommand {
     func run() throws {
         if threads > 0 { Threading.threadCount = threads }
         let loaded = try InferenceModel.load(
-            model, options: ModelOptions(adapter: adapter, merge: merge, modelConfig: modelConfig, checkpoint: checkpoint))
+            model, options: ModelOptions(adapter: adapter, merge: merge, modelConfig: modelConfig, checkpoint: checkpoint, quantization: quantize))
         var options = InferenceOptions(input: input)
         options.inputOptions = InputOptions(
             idColumn: idColumn, textColumn: sequenceColumn, residuePolicy: unknownResidues == "x" ? .mapToUnknown : .reject)
