@@ -106,6 +106,8 @@ public final class InferenceRun {
         let started = Date()
         let total = min(try InferenceInputReader.count(path: options.input, options: options.inputOptions), options.limit ?? Int.max)
         let progress = InferenceProgress(total: total, enabled: options.showProgress)
+        // Chunks of at most a twentieth of the input (and at least 64 records), so progress moves every 5 %.
+        let chunkRecords = max(64, total / 20)
         let reader = try InferenceInputReader(path: options.input, options: options.inputOptions)
         let variants = try options.variants.map { try VariantTable(path: $0) }
         var chunk: [PreparedRecord] = [], chunkTokens = 0, done = 0, skipped = 0, tokens = 0
@@ -124,7 +126,7 @@ public final class InferenceRun {
             let prepared = try prepare(record)
             chunk.append(prepared)
             chunkTokens += prepared.tokenCount
-            if chunkTokens >= options.chunkTokens { try flush() }
+            if chunkTokens >= options.chunkTokens || chunk.count >= chunkRecords { try flush() }
         }
         if !chunk.isEmpty { try flush() }
         try outputs.close()

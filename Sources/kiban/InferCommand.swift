@@ -52,8 +52,8 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Write embeddings to this .h5 file.")
     var embeddings: String?
 
-    @Option(parsing: .upToNextOption, help: "Hidden states to embed; negative numbers count from the last (-1: the output).")
-    var layers: [Int] = [-1]
+    @Option(parsing: .unconditional, help: "Hidden states to embed, comma-separated (e.g. 0,3,-1); negative numbers count from the last (-1: the output).")
+    var layers = "-1"
 
     @Option(parsing: .upToNextOption, help: "Embedding kinds: mean, per_tok, bos, sentence.")
     var include: [String] = ["mean"]
@@ -115,9 +115,15 @@ struct InferCommand: ParsableCommand {
     @Flag(help: "No progress display.")
     var quiet = false
 
+    var parsedLayers: [Int]? {
+        let values = layers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return values.isEmpty || values.contains(nil) ? nil : values.compactMap { $0 }
+    }
+
     func validate() throws {
         guard LongSequencePolicy(rawValue: long) != nil else { throw ValidationError("--long must be error, truncate or window") }
         guard ["reject", "x"].contains(unknownResidues) else { throw ValidationError("--unknown-residues must be reject or x") }
+        guard parsedLayers != nil else { throw ValidationError("--layers \(layers): give comma-separated integers, e.g. 0,3,-1") }
         for kind in include where EmbeddingKind(rawValue: kind) == nil {
             throw ValidationError("--include \(kind): not one of \(EmbeddingKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -136,7 +142,7 @@ struct InferCommand: ParsableCommand {
         options.inputOptions = InputOptions(
             idColumn: idColumn, textColumn: sequenceColumn, residuePolicy: unknownResidues == "x" ? .mapToUnknown : .reject)
         (options.embeddings, options.predictions, options.scores, options.variants) = (embeddings, predictions, scores, variants)
-        options.layers = layers
+        options.layers = parsedLayers!
         options.include = include.compactMap(EmbeddingKind.init(rawValue:))
         options.batching = batchSize.map { .sequences($0) } ?? .tokens(tokensPerBatch)
         options.long = LongSequencePolicy(rawValue: long)!
