@@ -79,4 +79,46 @@ import Testing
         let trained = summary.metrics["test_mae"]!
         #expect(abs(mae - trained) <= 1e-4 * trained, "inference MAE \(mae) vs the trainer's \(trained)")
     }
+
+    /// Composition classification (Matbench's other half): metals (band gap 0) against
+    /// non-metals, labels derived from expt_gap fold 0, a tiny model for 2 epochs.
+    @Test func compositionClassificationTrainsAndPredicts() throws {
+        let folder = try InferFixture.folder("is-metal")
+        for split in ["train", "val", "test"] {
+            let table = try CSVTable.read(path: try TestData.path("materials/cv/expt_gap/\(split)0.csv"))
+            let (formulas, gaps) = (try table.strings("formula"), try table.doubles("target"))
+            let rows = zip(formulas, gaps).prefix(split == "train" ? 800 : 200).map { "\($0),\($1 == 0 ? 1 : 0)" }
+            try (["formula,label"] + rows).joined(separator: "\n").appending("\n")
+                .write(to: folder.appendingPathComponent("\(split).csv"), atomically: true, encoding: .utf8)
+        }
+        var config = InferFixture.baseConfig(output: "is-metal")
+        config.model.family = .materials
+        config.model.config = InferFixture.inputs.appendingPathComponent("tiny-materials.yaml").path
+        try """
+            model: materials
+            config:
+              d_model: 32
+              num_layers: 1
+              num_heads: 2
+              mlp_width: 64
+            """.write(toFile: config.model.config, atomically: true, encoding: .utf8)
+        config.task.kind = .compositionClassification
+        (config.data.train, config.data.validation, config.data.test) = (
+            folder.appendingPathComponent("train.csv").path, folder.appendingPathComponent("val.csv").path,
+            folder.appendingPathComponent("test.csv").path
+        )
+        config.train.epochs = 2
+        config.train.monitor = "validation_accuracy"
+        let summary = try Trainer(config: config).run()
+        let output = folder.appendingPathComponent("predictions.csv").path
+        try InferFixture.infer(try InferenceModel.load(config.run.outputDir), input: config.data.test) { options in
+            options.predictions = output
+            (options.inputOptions.idColumn, options.inputOptions.textColumn) = ("", "formula")
+        }
+        let labels = try CSVTable.read(path: config.data.test).strings("label")
+        let predicted = try CSVTable.read(path: output).strings("label")
+        let accuracy = Double(zip(labels, predicted).filter { $0 == $1 }.count) / Double(labels.count)
+        #expect(abs(accuracy - summary.metrics["test_accuracy"]!) < 1e-12)
+        #expect(accuracy > 0.5, "accuracy \(accuracy) on metals vs non-metals")
+    }
 }
