@@ -15,6 +15,9 @@ public struct EvaluationOptions: Sendable {
     public var output: String
     /// The evaluated model's name in tables (default: the model path).
     public var name: String?
+    /// Repeated training seeds: `model` holds `{seed}`, one trained model per seed; the estimate is
+    /// the mean over seeds, resampled over the same examples for every seed.
+    public var seeds: [Int] = []
     public var batching = BatchLimit.tokens(16_384)
     public var showProgress = true
 
@@ -39,50 +42,61 @@ public enum Evaluation {
     public static func run(task: EvaluationTask, taskFile: String, options: EvaluationOptions) throws -> EvaluationResults {
         let output = URL(fileURLWithPath: options.output)
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        var examples: [EvaluatedExample] = [], hashes: [String: String] = [:], weights: [String] = [], files: [String] = []
+        var runs: [[EvaluatedExample]] = [], hashes: [String: String] = [:], weights: [String] = [], files: [String] = []
         var classNames: [String] = []
         let folds: [Int?] = task.protocol == .kfold ? (0..<task.folds).map { $0 } : [nil]
-        for fold in folds {
-            let file = task.dataFile(fold: fold)
-            hashes[file] = try SHA256.hexDigest(ofFile: URL(fileURLWithPath: file))
-            let modelPath = fold.map { options.model.replacingOccurrences(of: "{fold}", with: String($0)) } ?? options.model
-            let model = try InferenceModel.load(modelPath, options: options.modelOptions)
-            weights.append(model.weightsSHA256)
-            let rows = try TaskExamples.read(task, file: file, fold: fold)
-            let suffix = fold.map { "-fold\($0)" } ?? ""
-            let predictions = try predict(model, rows: rows, task: task, output: output, suffix: suffix, options: options)
-            files.append(predictions.path)
-            if case .classification(let labels)? = model.headKind {
-                guard classNames.isEmpty || classNames == labels else {
-                    throw EvaluationError("\(modelPath): its classes \(labels) differ from the other folds' \(classNames)")
-                }
-                classNames = labels
-            }
-            examples += try TaskExamples.join(rows, predictions: predictions, task: task, classNames: classNames, fold: fold ?? 0)
+        if !options.seeds.isEmpty && !options.model.contains("{seed}") {
+            throw EvaluationError("--seeds: --model must hold {seed} (one trained model per seed), e.g. runs/amp/seed{seed}")
         }
+        for seed in options.seeds.isEmpty ? [nil] : options.seeds.map(Optional.some) {
+            var examples: [EvaluatedExample] = []
+            for fold in folds {
+                let file = task.dataFile(fold: fold)
+                hashes[file] = try SHA256.hexDigest(ofFile: URL(fileURLWithPath: file))
+                var modelPath = fold.map { options.model.replacingOccurrences(of: "{fold}", with: String($0)) } ?? options.model
+                if let seed { modelPath = modelPath.replacingOccurrences(of: "{seed}", with: String(seed)) }
+                let model = try InferenceModel.load(modelPath, options: options.modelOptions)
+                weights.append(model.weightsSHA256)
+                let rows = try TaskExamples.read(task, file: file, fold: fold)
+                let suffix = (fold.map { "-fold\($0)" } ?? "") + (seed.map { "-seed\($0)" } ?? "")
+                let predictions = try predict(model, rows: rows, task: task, output: output, suffix: suffix, options: options)
+                files.append(predictions.path)
+                if case .classification(let labels)? = model.headKind {
+                    guard classNames.isEmpty || classNames == labels else {
+                        throw EvaluationError("\(modelPath): its classes \(labels) differ from the other models' \(classNames)")
+                    }
+                    classNames = labels
+                }
+                examples += try TaskExamples.join(rows, predictions: predictions, task: task, classNames: classNames, fold: fold ?? 0)
+            }
+            runs.append(examples)
+        }
+        let examples = runs[0]
         let metrics = try task.metrics.map { try Metric(name: $0) }
-        let ours = try MetricSummary.results(examples, task: task, metrics: metrics, folds: folds.count)
+        let ours = try MetricSummary.results(runs, task: task, metrics: metrics, folds: folds.count)
         var others: [String: [EvaluationResults.MetricResult]] = [:], comparisons: [EvaluationResults.Comparison] = []
         var compared: [(name: String, examples: [EvaluatedExample])] = []
         for (name, path) in options.compare {
             let theirs = try TaskExamples.readComparison(path, like: examples, task: task, classNames: classNames)
             compared.append((name, theirs))
-            others[name] = try MetricSummary.results(theirs, task: task, metrics: metrics, folds: folds.count)
-            comparisons += try MetricSummary.compare(examples, theirs, name: name, task: task, metrics: metrics)
+            others[name] = try MetricSummary.results([theirs], task: task, metrics: metrics, folds: folds.count)
+            comparisons += try MetricSummary.compare(runs, theirs, name: name, task: task, metrics: metrics)
         }
         let provenance = EvaluationResults.Provenance(
             task: task.name, taskFile: taskFile, taskSHA256: try SHA256.hexDigest(ofFile: URL(fileURLWithPath: taskFile)),
             dataSHA256: hashes, model: options.model, weightsSHA256: weights, kibanVersion: Checkpoint.kibanVersion,
             gitCommit: gitCommit(), created: ISO8601DateFormatter().string(from: Date()))
-        let description = task.protocol == .kfold
-            ? "\(task.folds)-fold: metric per fold, estimate = mean over folds; 95 % interval by a bootstrap over examples (\(task.resamples) resamples, seed \(task.seed))"
-            : "fixed split '\(task.split)': 95 % interval by a bootstrap over examples (\(task.resamples) resamples, seed \(task.seed))"
+        let seeds = options.seeds.isEmpty ? "" : "; \(options.seeds.count) training seeds, estimate = mean over seeds"
+        let description = (task.protocol == .kfold
+            ? "\(task.folds)-fold: metric per fold, estimate = mean over folds"
+            : "fixed split '\(task.split)'") + seeds + "; 95 % interval by a bootstrap over examples (\(task.resamples) resamples, seed \(task.seed))"
         var results = EvaluationResults(
             provenance: provenance, examples: examples.count, protocolDescription: description, metrics: ours, otherMetrics: others,
             comparisons: comparisons, files: files)
         let reportURL = output.appendingPathComponent("report.html")
         let report = try EvaluationReportBuilder.report(
-            task: task, name: options.name ?? options.model, examples: examples, compared: compared, metrics: metrics,
+            task: task, name: options.name ?? options.model, runs: zip(options.seeds.isEmpty ? [nil] : options.seeds.map(Optional.some), runs).map { $0 },
+            compared: compared, metrics: metrics,
             provenance: provenance, folds: folds.count)
         try Data(report.html().utf8).write(to: reportURL, options: .atomic)
         let resultsURL = output.appendingPathComponent("results.json")

@@ -1,8 +1,10 @@
-/// The HTML report of an evaluation: the evaluated model and every compared one, per-fold values
-/// under k-fold, and the paired comparisons (computed with the task's resamples and seed).
+/// The HTML report of an evaluation: the evaluated model (one column per training seed when there
+/// are several) and every compared one, per-fold values under k-fold, and the paired comparisons
+/// of the first seed's model (computed with the task's resamples and seed).
 enum EvaluationReportBuilder {
     static func report(
-        task: EvaluationTask, name: String, examples: [EvaluatedExample], compared: [(name: String, examples: [EvaluatedExample])],
+        task: EvaluationTask, name: String, runs: [(seed: Int?, examples: [EvaluatedExample])],
+        compared: [(name: String, examples: [EvaluatedExample])],
         metrics: [Metric], provenance: EvaluationResults.Provenance, folds: Int
     ) throws -> EvaluationReport {
         let seed = UInt64(task.seed)
@@ -14,10 +16,12 @@ enum EvaluationReportBuilder {
                 name: label, predictions: MetricSummary.predictions(rows, task: task), metrics: metrics, splits: splits,
                 resamples: task.resamples, seed: seed)
         }
-        let models = [model(name, examples)] + compared.map { model($0.name, $0.examples) }
+        let label = { (seed: Int?) in seed.map { "\(name), seed \($0)" } ?? name }
+        let examples = runs[0].examples
+        let models = runs.map { model(label($0.seed), $0.examples) } + compared.map { model($0.name, $0.examples) }
         let comparisons = compared.map { other in
             ModelComparison(
-                first: name, firstPredictions: MetricSummary.predictions(examples, task: task), second: other.name,
+                first: label(runs[0].seed), firstPredictions: MetricSummary.predictions(examples, task: task), second: other.name,
                 secondPredictions: MetricSummary.predictions(other.examples, task: task), metrics: metrics, resamples: task.resamples,
                 seed: seed)
         }

@@ -15,17 +15,19 @@ public struct EvaluationResults: Codable, Sendable {
         public var created: String
     }
 
-    /// A metric's estimate with its 95 % bootstrap interval (and per-fold values under k-fold).
+    /// A metric's estimate with its 95 % bootstrap interval; per-fold values under k-fold (each the
+    /// mean over seeds) and per-seed values when several trained seeds were evaluated.
     public struct MetricResult: Codable, Sendable {
         public var metric: String
         public var estimate: Double
         public var lower: Double
         public var upper: Double
         public var folds: [Double]
+        public var seeds: [Double] = []
     }
 
     /// model − other on the same examples: the paired bootstrap of the difference, and McNemar's
-    /// exact test for accuracy.
+    /// exact test for accuracy (one seed only: McNemar compares two sets of predictions).
     public struct Comparison: Codable, Sendable {
         public var other: String
         public var metric: String

@@ -26,35 +26,47 @@ enum MetricSummary {
         }
     }
 
-    static func results(_ examples: [EvaluatedExample], task: EvaluationTask, metrics: [Metric], folds: Int) throws -> [EvaluationResults.MetricResult] {
+    /// The statistic averaged over repeated training seeds: `runs` holds one list of the same
+    /// examples (in the same order) per seed, and a resample draws the same examples for every seed.
+    static func statistic(_ metric: Metric, _ runs: [[EvaluatedExample]], task: EvaluationTask, folds: Int) -> ([Int]) throws -> Double {
+        let statistics = runs.map { statistic(metric, $0, task: task, folds: folds) }
+        return { indices in try statistics.map { try $0(indices) }.reduce(0, +) / Double(statistics.count) }
+    }
+
+    /// Each metric's estimate (the mean over folds and seeds) with its bootstrap interval, and its
+    /// per-fold and per-seed values.
+    static func results(_ runs: [[EvaluatedExample]], task: EvaluationTask, metrics: [Metric], folds: Int) throws -> [EvaluationResults.MetricResult] {
         try metrics.compactMap { metric in
-            if [.auroc, .auprc].contains(metric) && examples.contains(where: { $0.score.isNaN }) { return nil }
+            if [.auroc, .auprc].contains(metric) && runs.joined().contains(where: { $0.score.isNaN }) { return nil }
             let interval = try Bootstrap.interval(
-                exampleCount: examples.count, resamples: task.resamples, seed: UInt64(task.seed),
-                statistic: statistic(metric, examples, task: task, folds: folds))
+                exampleCount: runs[0].count, resamples: task.resamples, seed: UInt64(task.seed),
+                statistic: statistic(metric, runs, task: task, folds: folds))
             let perFold = folds > 1
-                ? try (0..<folds).map { fold in try metric.value(of: predictions(examples.filter { $0.fold == fold }, task: task)) } : []
+                ? try (0..<folds).map { fold in
+                    try runs.map { try metric.value(of: predictions($0.filter { $0.fold == fold }, task: task)) }.reduce(0, +) / Double(runs.count)
+                } : []
+            let perSeed = runs.count > 1 ? try runs.map { try statistic(metric, $0, task: task, folds: folds)(Array($0.indices)) } : []
             return EvaluationResults.MetricResult(
-                metric: metric.name, estimate: interval.estimate, lower: interval.lower, upper: interval.upper, folds: perFold)
+                metric: metric.name, estimate: interval.estimate, lower: interval.lower, upper: interval.upper, folds: perFold, seeds: perSeed)
         }
     }
 
     /// Paired bootstrap of each metric's difference (ours − theirs) and McNemar's test for accuracy.
     static func compare(
-        _ ours: [EvaluatedExample], _ theirs: [EvaluatedExample], name: String, task: EvaluationTask, metrics: [Metric]
+        _ ours: [[EvaluatedExample]], _ theirs: [EvaluatedExample], name: String, task: EvaluationTask, metrics: [Metric]
     ) throws -> [EvaluationResults.Comparison] {
         try metrics.compactMap { metric in
-            if [.auroc, .auprc].contains(metric) && (ours + theirs).contains(where: { $0.score.isNaN }) { return nil }
-            let folds = Set(ours.map(\.fold)).count
+            if [.auroc, .auprc].contains(metric) && (ours.joined() + theirs).contains(where: { $0.score.isNaN }) { return nil }
+            let folds = Set(theirs.map(\.fold)).count
             let first = statistic(metric, ours, task: task, folds: folds), second = statistic(metric, theirs, task: task, folds: folds)
             let paired = try Bootstrap.pairedDifference(
-                exampleCount: ours.count, resamples: task.resamples, seed: UInt64(task.seed)) { try first($0) - second($0) }
+                exampleCount: theirs.count, resamples: task.resamples, seed: UInt64(task.seed)) { try first($0) - second($0) }
             var comparison = EvaluationResults.Comparison(
                 other: name, metric: metric.name, difference: paired.difference, lower: paired.lower, upper: paired.upper,
                 pValue: paired.pValue)
-            if metric == .accuracy {
+            if metric == .accuracy && ours.count == 1 {
                 let test = try McNemar.exactTest(
-                    firstCorrect: ours.map { $0.prediction == $0.truth }, secondCorrect: theirs.map { $0.prediction == $0.truth })
+                    firstCorrect: ours[0].map { $0.prediction == $0.truth }, secondCorrect: theirs.map { $0.prediction == $0.truth })
                 (comparison.mcnemarModelOnlyCorrect, comparison.mcnemarOtherOnlyCorrect, comparison.mcnemarPValue) =
                     (test.firstOnlyCorrect, test.secondOnlyCorrect, test.pValue)
             }

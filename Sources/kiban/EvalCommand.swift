@@ -23,6 +23,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Run folder, Hugging Face folder or checkpoint; k-fold tasks: a path with {fold}.")
     var model: String
 
+    @Option(help: "Repeated training seeds, comma-separated (--model then holds {seed}); the estimate is their mean.")
+    var seeds: String?
+
     @Option(help: "Name of the evaluated model in tables (default: the --model path).")
     var name: String?
 
@@ -56,12 +59,18 @@ struct EvalCommand: ParsableCommand {
         }
         options.batching = .tokens(tokensPerBatch)
         options.modelOptions.quantization = quantize
+        if let seeds {
+            let values = seeds.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !values.isEmpty, !values.contains(nil) else { throw ValidationError("--seeds \(seeds): give comma-separated integers") }
+            options.seeds = values.compactMap { $0 }
+        }
         (options.showProgress, options.name) = (!quiet, name)
         let results = try Evaluation.run(task: evaluationTask, taskFile: task, options: options)
         print("\(evaluationTask.name): \(results.examples) examples; \(results.protocolDescription)")
         let label = name ?? model
         for metric in results.metrics {
-            let folds = metric.folds.isEmpty ? "" : "  folds " + metric.folds.map { String(format: "%.4f", $0) }.joined(separator: " ")
+            let folds = (metric.folds.isEmpty ? "" : "  folds " + metric.folds.map { String(format: "%.4f", $0) }.joined(separator: " "))
+                + (metric.seeds.isEmpty ? "" : "  seeds " + metric.seeds.map { String(format: "%.4f", $0) }.joined(separator: " "))
             print(String(format: "  %@ %@ %.4f [%.4f, %.4f]%@", label, metric.metric, metric.estimate, metric.lower, metric.upper, folds))
         }
         for (other, metrics) in results.otherMetrics.sorted(by: { $0.key < $1.key }) {

@@ -74,7 +74,18 @@ import Testing
             let error: Double = index % 2 == 0 ? 1 : 3
             return EvaluatedExample(id: "e\(index)", fold: index % 2, truth: Double(index), prediction: Double(index) + error, score: 0)
         }
-        let results = try MetricSummary.results(examples, task: task, metrics: [.mae], folds: 2)
+        let results = try MetricSummary.results([examples], task: task, metrics: [.mae], folds: 2)
         #expect(results[0].folds == [1, 3] && results[0].estimate == 2)
+    }
+
+    @Test func repeatedSeedsAverageTheSeedMetrics() throws {
+        var task = EvaluationTask()
+        task.kind = .regression
+        let seedRun = { (error: Double) in
+            (0..<30).map { EvaluatedExample(id: "e\($0)", fold: 0, truth: Double($0), prediction: Double($0) + error, score: 0) }
+        }
+        let results = try MetricSummary.results([seedRun(1), seedRun(2), seedRun(6)], task: task, metrics: [.mae], folds: 1)
+        #expect(results[0].seeds == [1, 2, 6] && results[0].estimate == 3)
+        #expect(results[0].lower == 3 && results[0].upper == 3)
     }
 }
