@@ -40,4 +40,29 @@ import Testing
             #expect(embeddings <= 1e-6 && scores <= 1e-6, "\(batching) \(tag): embeddings \(embeddings), scores \(scores)")
         }
     }
+
+    @Test func predictionsAndTheirMetricsDoNotDependOnTheBatch() throws {
+        let (run, _) = try InferFixture.classificationRun(lora: false)
+        let (input, truth) = try InferFixture.testPeptides()
+        let lines = try String(contentsOfFile: input, encoding: .utf8).split(separator: "\n").map(String.init)
+        let shuffled = InferFixture.inputs.appendingPathComponent("test-peptides-shuffled.csv").path
+        let body = Array(lines.dropFirst()), order = body.indices.map { ($0 * 7 + 3) % body.count }
+        try ([lines[0]] + order.map { body[$0] }).joined(separator: "\n").appending("\n").write(toFile: shuffled, atomically: true, encoding: .utf8)
+        let model = try InferenceModel.load(run.path)
+        var tables: [[String: [String]]] = []
+        for (batching, file, tag) in [(BatchLimit.sequences(1), input, "1"), (.sequences(7), input, "7"), (.sequences(64), input, "64"),
+                                      (.tokens(900), shuffled, "shuffled")] {
+            let output = try InferFixture.folder("predictions-\(tag)").appendingPathComponent("p.csv").path
+            try InferFixture.infer(model, input: file) { ($0.predictions, $0.batching) = (output, batching) }
+            tables.append(try InferFixture.tableByID(output))
+        }
+        for (index, table) in tables.enumerated().dropFirst() {
+            let worst = InferFixture.worstRelativeDifference(table, tables[0])
+            #expect(worst <= 1e-6, "run \(index): probabilities differ by \(worst)")
+            #expect(table.mapValues { $0[0] } == tables[0].mapValues { $0[0] }, "run \(index): a predicted label changed")
+            let accuracy = Double(table.filter { truth[$0.key] == $0.value[0] }.count) / Double(truth.count)
+            let reference = Double(tables[0].filter { truth[$0.key] == $0.value[0] }.count) / Double(truth.count)
+            #expect(accuracy == reference)
+        }
+    }
 }
