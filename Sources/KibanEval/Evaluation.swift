@@ -87,9 +87,9 @@ public enum Evaluation {
             dataSHA256: hashes, model: options.model, weightsSHA256: weights, kibanVersion: Checkpoint.kibanVersion,
             gitCommit: gitCommit(), created: ISO8601DateFormatter().string(from: Date()))
         let seeds = options.seeds.isEmpty ? "" : "; \(options.seeds.count) training seeds, estimate = mean over seeds"
-        let description = (task.protocol == .kfold
-            ? "\(task.folds)-fold: metric per fold, estimate = mean over folds"
-            : "fixed split '\(task.split)'") + seeds + "; 95 % interval by a bootstrap over examples (\(task.resamples) resamples, seed \(task.seed))"
+        let split = task.kind == .maskedLM
+            ? "the \(task.validationFraction) of the sequences held out by hash" : "fixed split '\(task.split)'"
+        let description = (task.protocol == .kfold ? "\(task.folds)-fold: metric per fold, estimate = mean over folds" : split) + seeds + "; 95 % interval by a bootstrap over examples (\(task.resamples) resamples, seed \(task.seed))"
         var results = EvaluationResults(
             provenance: provenance, examples: examples.count, protocolDescription: description, metrics: ours, otherMetrics: others,
             comparisons: comparisons, files: files)

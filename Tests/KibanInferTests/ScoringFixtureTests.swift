@@ -83,3 +83,31 @@ import Testing
         }
     }
 }
+
+/// `--adapter DIR` on a Hugging Face base: the PEFT fixtures' LoRA and DoRA adapters, applied and
+/// merged, give the same scores and embeddings within 1e-5.
+@Suite struct AdapterInferenceTests {
+    @Test(arguments: ["peft_esm", "peft_esm_dora"])
+    func mergedAdaptersGiveTheSameOutputs(adapter: String) throws {
+        let base = try ScoringFixtureTests.fixtureFolder()
+        let adapterFolder = TestData.repository.appendingPathComponent("Tests/Fixtures/\(adapter)").path
+        let folder = try InferFixture.folder("adapter-\(adapter)")
+        let input = try InferFixture.proteinFASTA(named: "adapter-\(adapter).faa")
+        var results: [(embeddings: [String: [String: [Float]]], scores: [String: [String]])] = []
+        for merge in [false, true] {
+            let model = try InferenceModel.load(base.path, options: ModelOptions(adapter: adapterFolder, merge: merge))
+            let embeddings = folder.appendingPathComponent("e-\(merge).h5").path, scores = folder.appendingPathComponent("s-\(merge).csv").path
+            try InferFixture.infer(model, input: input) { options in
+                (options.embeddings, options.scores, options.long, options.maxTokens) = (embeddings, scores, .window, 40)
+            }
+            results.append((try InferFixture.embeddingsByID(embeddings, datasets: ["/layer_2/mean"]), try InferFixture.tableByID(scores)))
+        }
+        let plain = try InferenceModel.load(base.path)
+        let plainScores = folder.appendingPathComponent("s-plain.csv").path
+        try InferFixture.infer(plain, input: input) { ($0.scores, $0.long, $0.maxTokens) = (plainScores, .window, 40) }
+        #expect(InferFixture.worstRelativeDifference(results[1].embeddings, results[0].embeddings) <= 1e-5)
+        #expect(InferFixture.worstRelativeDifference(results[1].scores, results[0].scores) <= 1e-5)
+        #expect(InferFixture.worstRelativeDifference(try InferFixture.tableByID(plainScores), results[0].scores) > 1e-3,
+                "the adapter should change the scores")
+    }
+}
