@@ -75,11 +75,11 @@ public enum Evaluation {
         let metrics = try task.metrics.map { try Metric(name: $0) }
         let ours = try MetricSummary.results(runs, task: task, metrics: metrics, folds: folds.count)
         var others: [String: [EvaluationResults.MetricResult]] = [:], comparisons: [EvaluationResults.Comparison] = []
-        var compared: [(name: String, examples: [EvaluatedExample])] = []
+        var compared: [(name: String, examples: [EvaluatedExample], metrics: [EvaluationResults.MetricResult])] = []
         for (name, path) in options.compare {
             let theirs = try TaskExamples.readComparison(path, like: examples, task: task, classNames: classNames)
-            compared.append((name, theirs))
             others[name] = try MetricSummary.results([theirs], task: task, metrics: metrics, folds: folds.count)
+            compared.append((name, theirs, others[name]!))
             comparisons += try MetricSummary.compare(runs, theirs, name: name, task: task, metrics: metrics)
         }
         let provenance = EvaluationResults.Provenance(
@@ -95,9 +95,8 @@ public enum Evaluation {
             comparisons: comparisons, files: files)
         let reportURL = output.appendingPathComponent("report.html")
         let report = try EvaluationReportBuilder.report(
-            task: task, name: options.name ?? options.model, runs: zip(options.seeds.isEmpty ? [nil] : options.seeds.map(Optional.some), runs).map { $0 },
-            compared: compared, metrics: metrics,
-            provenance: provenance, folds: folds.count)
+            task: task, name: options.name ?? options.model, runs: runs, ours: ours, compared: compared, comparisons: comparisons,
+            provenance: provenance, seeds: options.seeds)
         try Data(report.html().utf8).write(to: reportURL, options: .atomic)
         let resultsURL = output.appendingPathComponent("results.json")
         results.files += [reportURL.path, resultsURL.path]

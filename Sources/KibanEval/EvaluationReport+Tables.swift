@@ -27,7 +27,8 @@ extension EvaluationReport {
             Markup.text("th", [], "examples") + models.map { Markup.text("td", [("class", "num")], "\($0.exampleCount)") }.joined())
         let rows = metrics.map { metricRow($0) }
         let note =
-            "Estimate on all examples and its \(NumberText.format(100 * confidence, .fixed(0))) % percentile bootstrap interval [lower, upper]. "
+            "Estimate (with folds or seeds: the mean of their values) and its \(NumberText.format(100 * confidence, .fixed(0))) % "
+            + "percentile bootstrap interval over examples [lower, upper]. "
             + "↑ higher is better, ↓ lower is better."
         return section(
             id: "metrics", title: "Metrics", note: note,
