@@ -39,6 +39,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import compare_torch  # noqa: E402  (the shared workload definition)
+
 ROOT = Path(__file__).resolve().parent.parent
 KIBAN = ROOT / ".build" / "release" / "kiban"
 SIZES = {"esm2-8m": (320, 6, 20), "esm2-150m": (640, 30, 20)}
@@ -101,13 +104,8 @@ def write_esmcpp_safetensors(model, folder):
 
 
 def batch(sequence_length, batch_size, seed=42):
-    """The same construction as Benchmarks/compare_torch.py: (batch, length) int64 ids."""
-    generator = torch.Generator().manual_seed(seed)
-    residues = torch.randint(4, 24, (batch_size, sequence_length), generator=generator)
-    masked = torch.rand(batch_size, sequence_length, generator=generator) < 0.15
-    masked[:, 0] = masked[:, -1] = False
-    ids = torch.where(masked, torch.full_like(residues, 32), residues)
-    ids[:, 0], ids[:, -1] = 0, 2
+    """The ids of Benchmarks/compare_torch.py's batch: (batch, length) int64."""
+    ids, _ = compare_torch.batch(sequence_length, batch_size, seed)
     return ids
 
 

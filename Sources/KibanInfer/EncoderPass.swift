@@ -1,3 +1,4 @@
+import KibanData
 import KibanModels
 import KibanTensor
 
@@ -59,17 +60,11 @@ public struct EncoderPass {
         var counts = sequences.map { [Float](repeating: 0, count: $0.count) }
         for batch in batching.batches(order.map { segments[$0].tokens.count }) {
             let members = batch.map { segments[order[$0]] }
-            let longest = members.map(\.tokens.count).max()!
-            var ids: [Int] = [], mask: [Float] = []
-            for member in members {
-                ids += member.tokens + Array(repeating: padID, count: longest - member.tokens.count)
-                mask += Array(repeating: 1, count: member.tokens.count) + Array(repeating: 0, count: longest - member.tokens.count)
-            }
-            let shape = [members.count, longest]
+            let padded = Self.pad(members.map(\.tokens), padID: padID)
+            let longest = padded.ids.shape[1]
             // states[layer]: (B, T, C)
             let states = withNoGrad {
-                encoder.hiddenStates(IndexTensor(shape: shape, values: ids), attentionMask: Tensor(shape: shape, values: mask), layers: layers)
-                    .mapValues { $0.toArray() }
+                encoder.hiddenStates(padded.ids, attentionMask: padded.mask, layers: layers).mapValues { $0.toArray() }
             }
             for (row, member) in members.enumerated() {
                 let positions = targetPositions(member, plan: member.window.flatMap { _ in plans[member.sequence] }, total: sequences[member.sequence].count)
@@ -95,6 +90,12 @@ public struct EncoderPass {
             }
             return EncodedSequence(tokens: sequences[index], width: width, states: states)
         }
+    }
+
+    /// Sequences padded to the longest with `padID` (none is cut: callers keep them within the limit).
+    static func pad(_ sequences: [[Int]], padID: Int) -> TokenBatch {
+        Batching.pad(sequences, indices: [], maximumLength: sequences.map(\.count).max()!, padID: padID, policy: .truncate,
+                     generator: RandomGenerator(seed: 0))
     }
 
     /// Where each token of a segment lies in its whole sequence.

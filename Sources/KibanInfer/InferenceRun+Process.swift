@@ -3,6 +3,7 @@ import KibanData
 import KibanModels
 import KibanNN
 import KibanTensor
+import KibanTrain
 
 // Dim legend: n tokens of one sequence (special tokens included), C hidden size, L labels, E element slots.
 
@@ -89,20 +90,11 @@ extension InferenceRun {
         var results: [[Float]] = []
         for batch in options.batching.batches(chunk.map(\.tokenCount)) {
             let fractions = chunk[batch].map { $0.formula!.fractions }
-            let slots = fractions.map(\.count).max() ?? 1
-            var elements: [Int] = [], values: [Float] = [], mask: [Float] = []
-            for formula in fractions {
-                let padding = slots - formula.count
-                elements += formula.map(\.element.atomicNumber) + Array(repeating: 0, count: padding)
-                values += formula.map { Float($0.fraction) } + Array(repeating: 0, count: padding)
-                mask += Array(repeating: 1, count: formula.count) + Array(repeating: 0, count: padding)
-            }
-            let shape = [fractions.count, slots]
+            let padded = CompositionBatch(fractions.map { formula in
+                Example(tokens: formula.map(\.element.atomicNumber), fractions: formula.map { Float($0.fraction) })
+            })
             // outputs: (B, L)
-            let outputs = withNoGrad {
-                composition(elements: IndexTensor(shape: shape, values: elements), fractions: Tensor(shape: shape, values: values),
-                            mask: Tensor(shape: shape, values: mask)).toArray()
-            }
+            let outputs = withNoGrad { composition(elements: padded.elements, fractions: padded.fractions, mask: padded.mask).toArray() }
             let width = outputs.count / fractions.count
             results += (0..<fractions.count).map { Array(outputs[($0 * width)..<(($0 + 1) * width)]) }
         }

@@ -45,18 +45,11 @@ extension InferenceRun {
         var results = [[Double]](repeating: [], count: copies.count)
         for batch in options.batching.batches(order.map { copies[$0].tokens.count }) {
             let members = batch.map { order[$0] }
-            let longest = members.map { copies[$0].tokens.count }.max()!
-            var ids: [Int] = [], mask: [Float] = []
-            for member in members {
-                let tokens = copies[member].tokens
-                ids += tokens + Array(repeating: model.padID, count: longest - tokens.count)
-                mask += Array(repeating: 1, count: tokens.count) + Array(repeating: 0, count: longest - tokens.count)
-            }
-            let shape = [members.count, longest]
+            let padded = EncoderPass.pad(members.map { copies[$0].tokens }, padID: model.padID)
+            let longest = padded.ids.shape[1]
             // logits: (B, 1, V) at the masked positions
             let logits = withNoGrad { () -> [Float] in
-                let hidden = encoder.hiddenStates(IndexTensor(shape: shape, values: ids), attentionMask: Tensor(shape: shape, values: mask),
-                                                  layers: [last])[last]!.toArray()
+                let hidden = encoder.hiddenStates(padded.ids, attentionMask: padded.mask, layers: [last])[last]!.toArray()
                 var rows: [Float] = []
                 for (row, member) in members.enumerated() {
                     let start = (row * longest + copies[member].position) * width

@@ -66,7 +66,7 @@ final class NPYEmbeddingWriter: EmbeddingSink {
 
     /// Rewrites every header with its final shape.
     func close() throws {
-        for (stem, array) in arrays {
+        for array in arrays.values {
             try array.handle.seek(toOffset: 0)
             try array.handle.write(contentsOf: Self.header(type: array.type, rows: array.rows, columns: array.columns))
             try array.handle.close()

@@ -108,11 +108,11 @@ struct RegressionObjective {
 }
 
 /// Composition examples padded to the longest formula: atomic numbers, fractions and a mask.
-struct CompositionBatch {
+public struct CompositionBatch {
     /// elements: (B, E) with 0 in padded slots; fractions, mask: (B, E).
-    let elements: IndexTensor, fractions: Tensor, mask: Tensor
+    public let elements: IndexTensor, fractions: Tensor, mask: Tensor
 
-    init(_ examples: [Example]) {
+    public init(_ examples: [Example]) {
         let slots = examples.map(\.tokens.count).max() ?? 1
         var elements: [Int] = [], fractions: [Float] = [], mask: [Float] = []
         for example in examples {
