@@ -243,6 +243,35 @@ void kb_int8_gemm_avx512_vnni(const int8_t *xq, const float *x_scales, const voi
                               const float *bias, float *y, long m, long n, long k);
 #endif
 
+// ---- float32 GEMM ----
+//
+// Legend: m rows of C, n columns, k the inner dimension; C = α·op(A)·op(B) + β·C on row-major matrices with
+// op(A): (m, k), op(B): (k, n). trans_a = 0 reads A as (m, k) with row stride lda ≥ k; trans_a = 1 reads A stored
+// (k, m) (lda ≥ m) as its transpose; likewise trans_b, ldb. C: (m, n), row stride ldc ≥ n; when β = 0, C is not read.
+// Summation order (both paths, every m and n, so a row's result does not depend on the rows computed with it): k is
+// cut into kb_sgemm_block_count(k) consecutive blocks of kb_sgemm_block_length(k) (the last may be shorter); each
+// block's s = Σ_p op(A)[i, p]·op(B)[p, j] is formed by FMAs in increasing p from 0; the first block stores α·s
+// (β = 0) or fma(β, c, α·s), each later block c = fma(α, s, c). The fast path and the reference therefore agree
+// bit for bit. Single-threaded: threads may run disjoint row or column ranges of C (offset a, b and c accordingly).
+
+/// Number of k blocks of the summation order (0 for k ≤ 0): ceil(k / 384).
+long kb_sgemm_block_count(long k);
+/// Length of each k block but possibly the last: ceil(k / kb_sgemm_block_count(k)).
+long kb_sgemm_block_length(long k);
+/// Runs the fast GEMM of the active path and returns 1; returns 0 with C untouched when the active path has none
+/// (only KB_PATH_AVX512 has one: use BLAS otherwise) or its packing buffers cannot be allocated.
+int kb_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
+             long ldb, float beta, float *c, long ldc);
+/// Readable reference of kb_sgemm: the triple loop in the documented summation order, with fmaf.
+void kb_sgemm_scalar(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
+                     const float *b, long ldb, float beta, float *c, long ldc);
+#if defined(__x86_64__)
+/// AVX-512 kb_sgemm (packed panels, 12 × 32 register tile); 0 only when memory runs out. Call only where
+/// kb_path_supported(KB_PATH_AVX512) says so.
+int kb_sgemm_avx512(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
+                    const float *b, long ldb, float beta, float *c, long ldc);
+#endif
+
 /// Runs an FMA-only loop of `path` on the calling thread for about `seconds` and returns its GFLOP/s (2 flops per
 /// FMA lane: 16 lanes avx512, 8 avx2; scalar uses mulss+addss pairs, 2 flops each); 0 if the CPU cannot run `path`.
 /// The loops are inline assembly, so the figure does not depend on the optimisation level.

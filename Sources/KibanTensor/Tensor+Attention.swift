@@ -144,26 +144,3 @@ private struct AttentionGeometry {
         }
     }
 }
-
-/// Whether BLAS reads an operand as stored or transposed.
-enum GEMMTranspose { case noTranspose, transpose }
-
-/// C = α·op(A)·op(B) + β·C for row-major single matrices; op(A): (m, k), op(B): (k, n).
-/// Operands are (pointer, leading dimension) pairs.
-func gemm(
-    _ transposeA: GEMMTranspose, _ transposeB: GEMMTranspose, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
-    _ a: (UnsafeMutablePointer<Float>, Int), _ b: (UnsafeMutablePointer<Float>, Int), _ beta: Float,
-    _ c: UnsafeMutablePointer<Float>, _ ldc: Int
-) {
-    guard m > 0 && n > 0 else { return }
-    guard k > 0 else {
-        for row in 0..<m {
-            for column in 0..<n { c[row * ldc + column] = beta == 0 ? 0 : beta * c[row * ldc + column] }
-        }
-        return
-    }
-    Threading.configureBLAS()
-    cblas_sgemm(
-        CblasRowMajor, transposeA == .transpose ? CblasTrans : CblasNoTrans, transposeB == .transpose ? CblasTrans : CblasNoTrans,
-        Int32(m), Int32(n), Int32(k), alpha, a.0, Int32(a.1), b.0, Int32(b.1), beta, c, Int32(ldc))
-}

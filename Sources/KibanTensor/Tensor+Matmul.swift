@@ -1,7 +1,5 @@
-import CBLAS
-
-/// Matrix products through `cblas_sgemm`. Transposed views are passed to BLAS as transposed
-/// operands, not copied; views BLAS cannot address (no unit stride in the last two axes, or a
+/// Matrix products through `gemm` (Kiban's kernel, or OpenBLAS). Transposed views are passed as transposed
+/// operands, not copied; views a GEMM cannot address (no unit stride in the last two axes, or a
 /// broadcast row stride of 0) are copied first. Gradients are computed only for inputs that need them.
 extension Tensor {
     /// Matrix product over the last two axes: (…, M, K) @ (…, K, N) → (…, M, N), with the leading
@@ -44,7 +42,6 @@ extension Tensor {
             shape: Array(left.tensor.shape.dropLast(2)), strides: Array(left.tensor.strides.dropLast(2)), to: batchShape)
         let bBatch = Shape.broadcastStrides(
             shape: Array(right.tensor.shape.dropLast(2)), strides: Array(right.tensor.strides.dropLast(2)), to: batchShape)
-        Threading.configureBLAS()
         var index = [Int](repeating: 0, count: batchShape.count)
         for batch in 0..<batches {
             var aOffset = left.tensor.offset, bOffset = right.tensor.offset
@@ -52,11 +49,9 @@ extension Tensor {
                 aOffset += index[axis] * aBatch[axis]
                 bOffset += index[axis] * bBatch[axis]
             }
-            cblas_sgemm(
-                CblasRowMajor, left.transpose, right.transpose, Int32(m), Int32(n), Int32(k), 1,
-                left.tensor.storage.pointer + aOffset, Int32(left.leading),
-                right.tensor.storage.pointer + bOffset, Int32(right.leading), 0,
-                output.pointer + batch * m * n, Int32(n))
+            gemm(
+                left.transpose, right.transpose, m, n, k, 1, (left.tensor.storage.pointer + aOffset, left.leading),
+                (right.tensor.storage.pointer + bOffset, right.leading), 0, output.pointer + batch * m * n, n)
             var axis = batchShape.count - 1
             while axis >= 0 {
                 index[axis] += 1
@@ -68,19 +63,19 @@ extension Tensor {
         return output
     }
 
-    /// How BLAS should read the last two axes: row-major as is, as a transpose, or (when neither
+    /// How a GEMM should read the last two axes: row-major as is, as a transpose, or (when neither
     /// axis has unit stride) from a contiguous copy.
-    private func gemmOperand() -> (tensor: Tensor, transpose: CBLAS_TRANSPOSE, leading: Int) {
+    private func gemmOperand() -> (tensor: Tensor, transpose: GEMMTranspose, leading: Int) {
         let rows = shape[rank - 2], columns = shape[rank - 1]
         let rowStride = strides[rank - 2], columnStride = strides[rank - 1]
         if columnStride == 1 || columns == 1 {
             let leading = rows == 1 ? Swift.max(columns, 1) : rowStride
-            if leading >= Swift.max(columns, 1) { return (self, CblasNoTrans, leading) }
+            if leading >= Swift.max(columns, 1) { return (self, .noTranspose, leading) }
         }
         if rowStride == 1 || rows == 1 {
             let leading = columns == 1 ? Swift.max(rows, 1) : columnStride
-            if leading >= Swift.max(rows, 1) { return (self, CblasTrans, leading) }
+            if leading >= Swift.max(rows, 1) { return (self, .transpose, leading) }
         }
-        return (copied(), CblasNoTrans, Swift.max(columns, 1))
+        return (copied(), .noTranspose, Swift.max(columns, 1))
     }
 }

@@ -43,6 +43,7 @@ public enum Threading {
 
     /// Splits `0..<count` into at most ``threadCount`` contiguous ranges of at least
     /// `minimumPerTask` items and runs `body` on each, in parallel when there is more than one.
+    /// A `parallelFor` inside `body` runs serially: the threads are busy already.
     public static func parallelFor(_ count: Int, minimumPerTask: Int, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let tasks = min(scopedCount ?? threadCount, max(1, count / max(1, minimumPerTask)))
@@ -55,7 +56,7 @@ public enum Threading {
             DispatchQueue.concurrentPerform(iterations: tasks) { task in
                 let start = count * task / tasks
                 let end = count * (task + 1) / tasks
-                shared.value(start..<end)
+                $scopedCount.withValue(1) { shared.value(start..<end) }
             }
         }
     }

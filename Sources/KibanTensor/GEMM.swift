@@ -1,0 +1,93 @@
+import CBLAS
+import KibanKernels
+
+// Dim legend: m rows of C, n columns of C, k the inner dimension.
+
+/// Whether a GEMM reads an operand as stored or transposed.
+enum GEMMTranspose {
+    case noTranspose, transpose
+
+    var flag: Int32 { self == .transpose ? 1 : 0 }
+    var cblas: CBLAS_TRANSPOSE { self == .transpose ? CblasTrans : CblasNoTrans }
+}
+
+/// C = α·op(A)·op(B) + β·C for row-major single matrices; op(A): (m, k), op(B): (k, n).
+/// Operands are (pointer, leading dimension) pairs; when β = 0, C is not read.
+///
+/// Where the CPU has AVX-512, Kiban's own kernel runs it (`kb_sgemm` in `Kernels/sgemm.c`), split
+/// over threads by whole row tiles or column panels. Its summation order depends only on k, so each
+/// element of C is the same bit for bit whatever m, n and the split are: a sequence's outputs do not
+/// depend on the batch it is in. Elsewhere OpenBLAS runs it.
+func gemm(
+    _ transposeA: GEMMTranspose, _ transposeB: GEMMTranspose, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+    _ a: (UnsafeMutablePointer<Float>, Int), _ b: (UnsafeMutablePointer<Float>, Int), _ beta: Float,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+) {
+    guard m > 0 && n > 0 else { return }
+    guard k > 0 else {
+        for row in 0..<m {
+            for column in 0..<n { c[row * ldc + column] = beta == 0 ? 0 : beta * c[row * ldc + column] }
+        }
+        return
+    }
+    let problem = GEMMProblem(
+        transposeA: transposeA, transposeB: transposeB, alpha: alpha, a: a.0, lda: a.1, b: b.0, ldb: b.1, beta: beta,
+        c: c, ldc: ldc, k: k)
+    guard kb_active_path() == KB_PATH_AVX512 else {
+        problem.runBLAS(rows: 0..<m, columns: 0..<n)
+        return
+    }
+    let splitRows = n <= m  // each task packs all of op(B) then, which is the smaller operand
+    let (unit, units) = splitRows ? (GEMMProblem.rowTile, m) : (GEMMProblem.columnPanel, n)
+    let tiles = (units + unit - 1) / unit
+    let workPerTile = unit * (splitRows ? n : m) * k
+    let minimumTiles = (GEMMProblem.minimumWorkPerThread + workPerTile - 1) / workPerTile
+    Threading.parallelFor(tiles, minimumPerTask: minimumTiles) { range in
+        let part = (range.lowerBound * unit)..<Swift.min(range.upperBound * unit, units)
+        if splitRows { problem.run(rows: part, columns: 0..<n) } else { problem.run(rows: 0..<m, columns: part) }
+    }
+}
+
+/// One GEMM call's operands, with the arithmetic to run any block of C.
+private struct GEMMProblem {
+    /// Rows of the AVX-512 register tile and columns of a packed B panel (Kernels/sgemm.c): splits along
+    /// whole tiles and panels waste nothing at the edges.
+    static let rowTile = 12, columnPanel = 32
+    /// Multiply-adds below which a thread is not worth waking (about 10 µs of one core).
+    static let minimumWorkPerThread = 1 << 21
+
+    let transposeA: GEMMTranspose, transposeB: GEMMTranspose
+    let alpha: Float
+    let a: UnsafeMutablePointer<Float>, lda: Int
+    let b: UnsafeMutablePointer<Float>, ldb: Int
+    let beta: Float
+    let c: UnsafeMutablePointer<Float>, ldc: Int
+    let k: Int
+
+    /// Pointers to the first element of op(A)'s `rows`, op(B)'s `columns` and C's block.
+    private func offsets(rows: Range<Int>, columns: Range<Int>) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
+        let (i, j) = (rows.lowerBound, columns.lowerBound)
+        return (
+            a + (transposeA == .transpose ? i : i * lda), b + (transposeB == .transpose ? j * ldb : j),
+            c + i * ldc + j
+        )
+    }
+
+    /// The block of C at `rows` × `columns` with Kiban's kernel (OpenBLAS if its buffers cannot be allocated).
+    func run(rows: Range<Int>, columns: Range<Int>) {
+        let (blockA, blockB, blockC) = offsets(rows: rows, columns: columns)
+        let done = kb_sgemm(
+            transposeA.flag, transposeB.flag, rows.count, columns.count, k, alpha, blockA, lda, blockB, ldb, beta,
+            blockC, ldc)
+        if done == 0 { runBLAS(rows: rows, columns: columns) }
+    }
+
+    /// The block of C at `rows` × `columns` with OpenBLAS.
+    func runBLAS(rows: Range<Int>, columns: Range<Int>) {
+        let (blockA, blockB, blockC) = offsets(rows: rows, columns: columns)
+        Threading.configureBLAS()
+        cblas_sgemm(
+            CblasRowMajor, transposeA.cblas, transposeB.cblas, Int32(rows.count), Int32(columns.count), Int32(k), alpha,
+            blockA, Int32(lda), blockB, Int32(ldb), beta, blockC, Int32(ldc))
+    }
+}
