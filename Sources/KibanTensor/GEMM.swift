@@ -11,6 +11,23 @@ enum GEMMTranspose {
     var cblas: CBLAS_TRANSPOSE { self == .transpose ? CblasTrans : CblasNoTrans }
 }
 
+/// The implementation that runs float32 matrix products.
+public enum GEMMBackend: String, Sendable {
+    /// Kiban's own kernel (`kb_sgemm`), on CPUs with AVX-512.
+    case kiban
+    /// OpenBLAS's `cblas_sgemm`.
+    case openBLAS
+
+    /// Kiban's kernel while the active kernel path (`KIBAN_KERNELS`, default the best the CPU has) is AVX-512,
+    /// else OpenBLAS.
+    public static var active: GEMMBackend { kb_active_path() == KB_PATH_AVX512 ? .kiban : .openBLAS }
+
+    /// Whether each row of a product is the same bit for bit whatever other rows are computed with it, so
+    /// outputs do not change with batch size or order. OpenBLAS computes rows in edge tiles with other
+    /// micro-kernels, which changes their last bits.
+    public var rowsAreBatchInvariant: Bool { self == .kiban }
+}
+
 /// C = α·op(A)·op(B) + β·C for row-major single matrices; op(A): (m, k), op(B): (k, n).
 /// Operands are (pointer, leading dimension) pairs; when β = 0, C is not read.
 ///
@@ -33,7 +50,7 @@ func gemm(
     let problem = GEMMProblem(
         transposeA: transposeA, transposeB: transposeB, alpha: alpha, a: a.0, lda: a.1, b: b.0, ldb: b.1, beta: beta,
         c: c, ldc: ldc, k: k)
-    guard kb_active_path() == KB_PATH_AVX512 else {
+    guard GEMMBackend.active == .kiban else {
         problem.runBLAS(rows: 0..<m, columns: 0..<n)
         return
     }

@@ -35,7 +35,7 @@ public enum Threading {
 
     @TaskLocal private static var scopedCount: Int?
 
-    /// Runs `body` with Kiban's own kernels split over `count` threads (OpenBLAS is unchanged),
+    /// Runs `body` with Kiban's own kernels, its GEMM included, split over `count` threads (OpenBLAS is unchanged),
     /// without touching the process-wide setting other tasks see.
     public static func withThreadCount<Result>(_ count: Int, _ body: () throws -> Result) rethrows -> Result {
         try $scopedCount.withValue(max(1, count)) { try body() }
