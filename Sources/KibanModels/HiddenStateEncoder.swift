@@ -27,6 +27,24 @@ public protocol MaskedLanguageModel: AnyObject {
     func logits(fromHidden hidden: Tensor) -> Tensor
 }
 
+extension MaskedLanguageModel {
+    /// The masked-LM loss of a training step with logits computed only where a label is: the head
+    /// never runs on the positions the loss ignores (85 % of them at the usual masking rate).
+    ///
+    /// hidden: (B, T, C), the encoder's last hidden state; labels: (B·T), −100 where a position is
+    /// not scored → the mean cross-entropy over the labelled positions (0 when there are none), equal
+    /// to the cross-entropy of the full logits with ignore index −100.
+    public func maskedLoss(hidden: Tensor, labels: IndexTensor) -> Tensor {
+        let width = hidden.shape[hidden.rank - 1]
+        tensorCheck(
+            hidden.count == labels.count * width, "masked_lm_loss",
+            "hidden \(describeShape(hidden.shape)) does not hold one row per label (\(labels.count) labels)")
+        let positions = labels.values.indices.filter { labels.values[$0] != -100 }
+        let rows = hidden.reshaped([labels.count, width]).indexSelect(axis: 0, indices: IndexTensor(positions))
+        return logits(fromHidden: rows).crossEntropy(targets: IndexTensor(positions.map { labels.values[$0] }))
+    }
+}
+
 extension EsmModel: HiddenStateEncoder {
     public var hiddenLayerCount: Int { layers.count }
     public var hiddenWidth: Int { config.hiddenSize }

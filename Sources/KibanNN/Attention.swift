@@ -1,5 +1,6 @@
 import Foundation
 import KibanTensor
+import Synchronization
 
 // Dim legend: B batch, T new tokens, S keys (past + new), H query heads, K key/value heads,
 // D head width, C model width = H·D.
@@ -24,27 +25,53 @@ public struct RotaryEmbedding: Sendable {
         })
     }
 
-    /// cos and sin tables for positions `start..<start+count`: each (count, D).
+    /// cos and sin tables for positions `start..<start+count`: each (count, D). Rows come from a
+    /// process-wide cache, so a model computes each angle once, not at every layer and step.
     func tables(start: Int, count: Int) -> (cos: Tensor, sin: Tensor) {
-        let half = headDimension / 2
-        let frequencies = inverseFrequencies().toArray()
-        var cosines = [Float](repeating: 0, count: count * headDimension), sines = cosines
-        for position in 0..<count {
-            for i in 0..<half {
-                let angle = Double(start + position) * Double(frequencies[i])
-                for offset in [i, i + half] {
-                    cosines[position * headDimension + offset] = Float(Foundation.cos(angle))
-                    sines[position * headDimension + offset] = Float(Foundation.sin(angle))
-                }
-            }
-        }
-        return (Tensor(shape: [count, headDimension], values: cosines), Tensor(shape: [count, headDimension], values: sines))
+        let rows = RotaryTableCache.shared.rows(headDimension: headDimension, base: base, frequencies: inverseFrequencies().toArray(), upTo: start + count)
+        let slice = (start * headDimension)..<((start + count) * headDimension)
+        return (
+            Tensor(shape: [count, headDimension], values: Array(rows.cos[slice])),
+            Tensor(shape: [count, headDimension], values: Array(rows.sin[slice]))
+        )
     }
 
     /// x: (B, H, T, D) at positions start..<start+T → same shape (one fused op).
     public func callAsFunction(_ x: Tensor, start: Int = 0) -> Tensor {
         let (cos, sin) = tables(start: start, count: x.shape[2])
         return x.rotated(cos: cos, sin: sin)
+    }
+}
+
+/// cos and sin rows of every rotary width and base in use, grown (doubling) to the longest position asked for.
+private final class RotaryTableCache: Sendable {
+    static let shared = RotaryTableCache()
+
+    private struct Key: Hashable { let headDimension: Int, base: Float }
+    private let tables = Mutex([Key: (cos: [Float], sin: [Float])]())
+
+    /// cos and sin of positions 0..<n for some n ≥ `positions`: row-major (n, D), each angle position·frequency in Double.
+    func rows(headDimension: Int, base: Float, frequencies: @autoclosure () -> [Float], upTo positions: Int) -> (cos: [Float], sin: [Float]) {
+        let key = Key(headDimension: headDimension, base: base)
+        return tables.withLock { tables in
+            if let known = tables[key], known.cos.count >= positions * headDimension { return known }
+            let known = tables[key]?.cos.count ?? 0
+            let count = Swift.max(positions, 2 * known / Swift.max(headDimension, 1), 64)
+            let (frequencies, half) = (frequencies(), headDimension / 2)
+            var cosines = [Float](repeating: 0, count: count * headDimension), sines = cosines
+            for position in 0..<count {
+                for i in 0..<half {
+                    let angle = Double(position) * Double(frequencies[i])
+                    let (cosine, sine) = (Float(Foundation.cos(angle)), Float(Foundation.sin(angle)))
+                    cosines[position * headDimension + i] = cosine
+                    cosines[position * headDimension + i + half] = cosine
+                    sines[position * headDimension + i] = sine
+                    sines[position * headDimension + i + half] = sine
+                }
+            }
+            tables[key] = (cosines, sines)
+            return (cosines, sines)
+        }
     }
 }
 

@@ -91,9 +91,9 @@ enum TaskModelBuilder {
         switch config.task.kind {
         case .maskedLM:
             let model = EsmForMaskedLM(esmConfig, generator: generator)
-            return maskedLanguageModel(TaskNetwork(module: model, encoder: model.esm, maskedLM: model), config: config,
-                                       vocabulary: esmConfig.vocabularySize, maskable: { $0 >= 4 && $0 < ProteinAlphabet.mask },
-                                       maskID: ProteinAlphabet.mask, randomTokens: 4..<24, batch: tokens) { model($0, attentionMask: $1) }
+            return maskedLanguageModel(TaskNetwork(module: model, encoder: model.esm, maskedLM: model), head: model,
+                                       config: config, maskable: { $0 >= 4 && $0 < ProteinAlphabet.mask },
+                                       maskID: ProteinAlphabet.mask, randomTokens: 4..<24, batch: tokens) { model.esm($0, attentionMask: $1) }
         case .sequenceClassification, .sequenceRegression, .tokenClassification:
             let encoder = EsmModel(esmConfig, generator: generator)
             let model = EncoderWithHead(
@@ -119,9 +119,9 @@ enum TaskModelBuilder {
             let special = Set(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].compactMap { wordPiece.id(of: $0) })
             // Random replacements skip ids below 999: BERT vocabularies keep [PAD], [unusedN] and the
             // special tokens there.
-            return maskedLanguageModel(TaskNetwork(module: model, encoder: model.bert, maskedLM: model), config: config,
-                                       vocabulary: bertConfig.vocabularySize, maskable: { !special.contains($0) }, maskID: maskID,
-                                       randomTokens: 999..<bertConfig.vocabularySize, batch: tokens) { model($0, attentionMask: $1) }
+            return maskedLanguageModel(TaskNetwork(module: model, encoder: model.bert, maskedLM: model), head: model,
+                                       config: config, maskable: { !special.contains($0) }, maskID: maskID,
+                                       randomTokens: 999..<bertConfig.vocabularySize, batch: tokens) { model.bert($0, attentionMask: $1) }
         case .sequenceClassification, .sequenceRegression:
             let model = BertForSequenceClassification(bertConfig, generator: generator)
             let network = TaskNetwork(module: model, encoder: model.bert, head: { hidden, _ in model.head(hidden) })
@@ -177,20 +177,19 @@ enum TaskModelBuilder {
         }
     }
 
-    /// Masked-LM: 15 % of maskable tokens corrupted (80/10/10), loss on those positions.
+    /// Masked-LM: 15 % of maskable tokens corrupted (80/10/10), loss on those positions (the head
+    /// runs only there). `hidden` gives the encoder's last hidden state (B, T, C) for ids and mask.
     private static func maskedLanguageModel(
-        _ network: TaskNetwork, config: RunConfiguration, vocabulary: Int, maskable: @escaping (Int) -> Bool, maskID: Int,
+        _ network: TaskNetwork, head: MaskedLanguageModel, config: RunConfiguration, maskable: @escaping (Int) -> Bool, maskID: Int,
         randomTokens: Range<Int>, batch: @escaping ([Example], Bool, RandomGenerator) -> TokenBatch,
-        logits: @escaping (IndexTensor, Tensor) -> Tensor
+        hidden: @escaping (IndexTensor, Tensor) -> Tensor
     ) -> TaskModel {
         let probability = config.task.maskProbability
         return TaskModel(network: network, metricKind: .languageModel) { examples, training, generator in
             let padded = batch(examples, training, generator)
             let (inputs, labels) = MaskedLanguageModeling.corrupt(
                 padded.ids, maskable: maskable, maskID: maskID, randomTokens: randomTokens, probability: probability, generator: generator)
-            // logits: (B, T, V) → (B·T, V)
-            let flat = logits(inputs, padded.mask).reshaped([padded.ids.count, vocabulary])
-            let loss = flat.crossEntropy(targets: IndexTensor(shape: [labels.count], values: labels.values))
+            let loss = head.maskedLoss(hidden: hidden(inputs, padded.mask), labels: IndexTensor(shape: [labels.count], values: labels.values))
             let masked = Double(labels.values.filter { $0 != -100 }.count)
             let statistics = TaskStatistics(lossSum: Double(loss.item()) * masked, weight: masked)
             return (loss, statistics, Int(padded.mask.sum().item()))
