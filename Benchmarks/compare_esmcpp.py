@@ -44,12 +44,13 @@ import compare_torch  # noqa: E402  (the shared workload definition)
 
 ROOT = Path(__file__).resolve().parent.parent
 KIBAN = ROOT / ".build" / "release" / "kiban"
-SIZES = {"esm2-8m": (320, 6, 20), "esm2-150m": (640, 30, 20)}
+WORKLOADS = compare_torch.workloads()
+MODELS = {model["name"]: model for model in WORKLOADS["models"]}
 
 
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="esm2-150m", choices=sorted(SIZES))
+    parser.add_argument("--config", default="esm2-150m", choices=sorted(MODELS))
     parser.add_argument("--shape", default="128x16", help="sequence length x batch size")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("KIBAN_NUM_THREADS", os.cpu_count())))
     parser.add_argument("--runs", type=int, default=3, help="rounds of the four runs, interleaved")
@@ -69,17 +70,11 @@ import safetensors  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
-from transformers import EsmConfig, EsmForMaskedLM  # noqa: E402
 
 
 def torch_model(name):
-    hidden, layers, heads = SIZES[name]
-    config = EsmConfig(vocab_size=33, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                       intermediate_size=4 * hidden, max_position_embeddings=1026, position_embedding_type="rotary",
-                       token_dropout=True, mask_token_id=32, pad_token_id=1, emb_layer_norm_before=False,
-                       hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     torch.manual_seed(0)
-    return EsmForMaskedLM(config).eval()
+    return compare_torch.torch_model(MODELS[name]).eval()
 
 
 def write_esmcpp_safetensors(model, folder):
@@ -105,7 +100,7 @@ def write_esmcpp_safetensors(model, folder):
 
 def batch(sequence_length, batch_size, seed=42):
     """The ids of Benchmarks/compare_torch.py's batch: (batch, length) int64."""
-    ids, _ = compare_torch.batch(sequence_length, batch_size, seed)
+    ids, _ = compare_torch.batch(sequence_length, batch_size, WORKLOADS["maskProbability"], seed)
     return ids
 
 

@@ -28,13 +28,36 @@ public enum GEMMBackend: String, Sendable {
     public var rowsAreBatchInvariant: Bool { self == .kiban }
 }
 
+/// The precision of the products float32 tensors are multiplied in, for a scope: `float32`, or
+/// `bf16` mixed precision (operands rounded to bfloat16, products accumulated in float32, inputs and
+/// outputs float32), as `torch.autocast(dtype=torch.bfloat16)` does for matrix products. Parameters,
+/// activations, gradients and optimizer state stay float32 either way.
+public enum GEMMPrecision: String, Codable, Sendable, CaseIterable {
+    case float32
+    case bfloat16 = "bf16"
+
+    @TaskLocal static var scoped: GEMMPrecision = .float32
+
+    /// The precision `gemm` uses on this thread (float32 outside ``with(_:_:)``).
+    public static var current: GEMMPrecision { scoped }
+
+    /// Whether this CPU runs the precision: bf16 needs AVX-512 with AVX512_BF16 (`kb_sgemm_bf16`).
+    public var isSupported: Bool { self == .float32 || kb_bf16_gemm_supported() != 0 }
+
+    /// Runs `body` with every matrix product in `precision`, threads included.
+    public static func with<Result>(_ precision: GEMMPrecision, _ body: () throws -> Result) rethrows -> Result {
+        try $scoped.withValue(precision) { try body() }
+    }
+}
+
 /// C = α·op(A)·op(B) + β·C for row-major single matrices; op(A): (m, k), op(B): (k, n).
 /// Operands are (pointer, leading dimension) pairs; when β = 0, C is not read.
 ///
 /// Where the CPU has AVX-512, Kiban's own kernel runs it (`kb_sgemm` in `Kernels/sgemm.c`), split
 /// over threads by whole row tiles or column panels. Its summation order depends only on k, so each
 /// element of C is the same bit for bit whatever m, n and the split are: a sequence's outputs do not
-/// depend on the batch it is in. Elsewhere OpenBLAS runs it.
+/// depend on the batch it is in. Elsewhere OpenBLAS runs it. Under ``GEMMPrecision/bfloat16`` the
+/// operands are rounded to bf16 (`kb_sgemm_bf16`), with the same row invariance.
 func gemm(
     _ transposeA: GEMMTranspose, _ transposeB: GEMMTranspose, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
     _ a: (UnsafeMutablePointer<Float>, Int), _ b: (UnsafeMutablePointer<Float>, Int), _ beta: Float,
@@ -48,7 +71,7 @@ func gemm(
         return
     }
     let problem = GEMMProblem(
-        transposeA: transposeA, transposeB: transposeB, alpha: alpha, a: a.0, lda: a.1, b: b.0, ldb: b.1, beta: beta,
+        precision: GEMMPrecision.current, transposeA: transposeA, transposeB: transposeB, alpha: alpha, a: a.0, lda: a.1, b: b.0, ldb: b.1, beta: beta,
         c: c, ldc: ldc, k: k)
     guard GEMMBackend.active == .kiban else {
         problem.runBLAS(rows: 0..<m, columns: 0..<n)
@@ -73,6 +96,7 @@ private struct GEMMProblem {
     /// Multiply-adds below which a thread is not worth waking (about 10 µs of one core).
     static let minimumWorkPerThread = 1 << 21
 
+    let precision: GEMMPrecision
     let transposeA: GEMMTranspose, transposeB: GEMMTranspose
     let alpha: Float
     let a: UnsafeMutablePointer<Float>, lda: Int
@@ -90,13 +114,17 @@ private struct GEMMProblem {
         )
     }
 
-    /// The block of C at `rows` × `columns` with Kiban's kernel (OpenBLAS if its buffers cannot be allocated).
+    /// The block of C at `rows` × `columns` with Kiban's kernel in the problem's precision (in float32
+    /// where bf16 cannot run, on OpenBLAS if the kernel's buffers cannot be allocated).
     func run(rows: Range<Int>, columns: Range<Int>) {
         let (blockA, blockB, blockC) = offsets(rows: rows, columns: columns)
-        let done = kb_sgemm(
-            transposeA.flag, transposeB.flag, rows.count, columns.count, k, alpha, blockA, lda, blockB, ldb, beta,
-            blockC, ldc)
-        if done == 0 { runBLAS(rows: rows, columns: columns) }
+        let (m, n, ta, tb) = (rows.count, columns.count, transposeA.flag, transposeB.flag)
+        if precision == .bfloat16 && kb_sgemm_bf16(ta, tb, m, n, k, alpha, blockA, lda, blockB, ldb, beta, blockC, ldc) == 1 {
+            return
+        }
+        if kb_sgemm(ta, tb, m, n, k, alpha, blockA, lda, blockB, ldb, beta, blockC, ldc) == 0 {
+            runBLAS(rows: rows, columns: columns)
+        }
     }
 
     /// The block of C at `rows` × `columns` with OpenBLAS.

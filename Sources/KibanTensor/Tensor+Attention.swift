@@ -13,14 +13,43 @@ extension Tensor {
     ///   a constant: it receives no gradient.
     /// - causal: query t sees keys s ≤ t + S − T (the last query sees every key, as with a KV cache).
     /// - dropout: drops attention probabilities with this probability (scaling the rest by 1/(1 − p)),
-    ///   drawing the mask from the generator, as `attention_probs_dropout_prob` does in training.
+    ///   as `attention_probs_dropout_prob` does in training. The keep decision of each score is a hash
+    ///   of one seed drawn from the generator and the score's index (`kb_attention_keep`), so the mask
+    ///   is the same whichever path and thread split computes it.
     /// Returns (B, H, T, D), contiguous. Rows whose keys are all masked give zeros.
+    ///
+    /// Where the kernel path is AVX-512 this runs the fused kernel (`Kernels/attention.c`: tiles of
+    /// keys with an online softmax, no (T, S) matrix kept; the backward recomputes probabilities from
+    /// the saved log-sum-exp), so memory grows linearly with T; elsewhere per-head GEMMs and a row
+    /// softmax over a (B, H, T, S) score tensor.
     public static func scaledDotProductAttention(
         query: Tensor, key: Tensor, value: Tensor, additiveMask: Tensor? = nil, causal: Bool = false, scale: Float,
         dropout: (probability: Float, generator: RandomGenerator)? = nil
     ) -> Tensor {
         let geometry = AttentionGeometry(query: query, key: key, value: value)
+        let scoreShape = [geometry.batch, geometry.heads, geometry.queries, geometry.keys]
+        if let additiveMask {
+            tensorCheck(
+                Shape.broadcast(additiveMask.shape, scoreShape, op: "attention") == scoreShape,
+                "attention", "mask of shape \(describeShape(additiveMask.shape)) does not broadcast to scores \(describeShape(scoreShape))")
+        }
+        let probability = dropout?.probability ?? 0
+        tensorCheck(probability >= 0 && probability < 1, "attention", "dropout probability \(probability) is not in [0, 1)")
+        let options = AttentionOptions(
+            mask: additiveMask?.detached(), causal: causal, scale: scale, dropout: probability,
+            seed: probability > 0 ? dropout!.generator.next() : 0)
         let (q, k, v) = (query.unitStrideInner(), key.unitStrideInner(), value.unitStrideInner())
+        let output = kb_active_path() == KB_PATH_AVX512
+            ? fusedAttention(q, k, v, geometry: geometry, options: options)
+            : unfusedAttention(q, k, v, geometry: geometry, options: options)
+        return record("attention", inputs: [query, key, value], output: output.value, backward: output.backward)
+    }
+
+    /// The (B, H, T, S) score path: per-head GEMMs, the mask added, a row softmax, dropout, per-head GEMMs.
+    private static func unfusedAttention(
+        _ q: Tensor, _ k: Tensor, _ v: Tensor, geometry: AttentionGeometry, options: AttentionOptions
+    ) -> (value: Tensor, backward: (Tensor) -> [Tensor?]) {
+        let scale = options.scale
         let (b, h, t, s, d) = (geometry.batch, geometry.heads, geometry.queries, geometry.keys, geometry.width)
         let probabilities = Tensor.empty([b, h, t, s])
         geometry.forEachHead { batch, head, kvHead in
@@ -28,18 +57,13 @@ extension Tensor {
                 .noTranspose, .transpose, t, s, d, scale, q.matrix(batch, head), k.matrix(batch, kvHead), 0,
                 probabilities.pointer + (batch * h + head) * t * s, s)
         }
-        if let additiveMask {
-            tensorCheck(
-                Shape.broadcast(additiveMask.shape, probabilities.shape, op: "attention") == probabilities.shape,
-                "attention", "mask of shape \(describeShape(additiveMask.shape)) does not broadcast to scores \(describeShape(probabilities.shape))")
-            probabilities.addInPlace(additiveMask)
-        }
-        if causal { probabilities.maskFuture(queries: t, keys: s) }
+        if let mask = options.mask { probabilities.addInPlace(mask) }
+        if options.causal { probabilities.maskFuture(queries: t, keys: s) }
         let rows = b * h * t, scores = probabilities.pointer
         Threading.parallelRows(rows, rowLength: s) { range in
             kb_softmax_rows(scores + range.lowerBound * s, scores + range.lowerBound * s, range.count, s)
         }
-        let kept = dropout.flatMap { $0.probability > 0 ? keepMask(count: rows * s, shape: probabilities.shape, dropout: $0) : nil }
+        let kept = options.dropout > 0 ? keepMask(shape: probabilities.shape, options: options) : nil
         let attended = kept.map { Elementwise.zip(probabilities, $0, op: "attention.dropout", *) } ?? probabilities
         let output = Tensor.empty([b, h, t, d])
         geometry.forEachHead { batch, head, kvHead in
@@ -47,7 +71,7 @@ extension Tensor {
                 .noTranspose, .noTranspose, t, d, s, 1, (attended.pointer + (batch * h + head) * t * s, s),
                 v.matrix(batch, kvHead), 0, output.pointer + (batch * h + head) * t * d, d)
         }
-        return record("attention", inputs: [query, key, value], output: output) { gradient in
+        return (output, { gradient in
             let dOutput = gradient.contiguousWithoutTape()
             let dScores = Tensor.empty([b, h, t, s])
             let dQuery = Tensor.empty([b, h, t, d])
@@ -75,14 +99,16 @@ extension Tensor {
                 gemm(.transpose, .noTranspose, s, d, t, scale, dS, q.matrix(batch, head), 1, dKey.pointer + kvOffset, d)
             }
             return [dQuery, dKey, dValue]
-        }
+        })
     }
 
-    /// 0 or 1/(1 − p) per attention probability, drawn in order from the generator.
-    private static func keepMask(count: Int, shape: [Int], dropout: (probability: Float, generator: RandomGenerator)) -> Tensor {
-        tensorCheck(dropout.probability < 1, "attention", "dropout probability \(dropout.probability) is not below 1")
-        let mask = Tensor.empty(shape), scale = 1 / (1 - dropout.probability)
-        for i in 0..<count { mask.pointer[i] = dropout.generator.uniform() < dropout.probability ? 0 : scale }
+    /// 0 or 1/(1 − p) per attention probability, by the counter-based rule the fused kernel uses:
+    /// (B, H, T, S).
+    private static func keepMask(shape: [Int], options: AttentionOptions) -> Tensor {
+        let mask = Tensor.empty(shape), scale = 1 / (1 - options.dropout)
+        for i in 0..<mask.count {
+            mask.pointer[i] = kb_attention_keep(options.seed, UInt64(i), options.dropout) == 1 ? scale : 0
+        }
         return mask
     }
 
@@ -114,7 +140,7 @@ extension Tensor {
 }
 
 /// Shapes of an attention call, checked once.
-private struct AttentionGeometry {
+struct AttentionGeometry {
     let batch: Int, heads: Int, keyValueHeads: Int, queries: Int, keys: Int, width: Int
 
     init(query: Tensor, key: Tensor, value: Tensor) {

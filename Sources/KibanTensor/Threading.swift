@@ -43,7 +43,8 @@ public enum Threading {
 
     /// Splits `0..<count` into at most ``threadCount`` contiguous ranges of at least
     /// `minimumPerTask` items and runs `body` on each, in parallel when there is more than one.
-    /// A `parallelFor` inside `body` runs serially: the threads are busy already.
+    /// A `parallelFor` inside `body` runs serially: the threads are busy already. `body` sees the
+    /// caller's ``GEMMPrecision``.
     public static func parallelFor(_ count: Int, minimumPerTask: Int, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let tasks = min(scopedCount ?? threadCount, max(1, count / max(1, minimumPerTask)))
@@ -51,12 +52,13 @@ public enum Threading {
             body(0..<count)
             return
         }
+        let precision = GEMMPrecision.current
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: tasks) { task in
                 let start = count * task / tasks
                 let end = count * (task + 1) / tasks
-                $scopedCount.withValue(1) { shared.value(start..<end) }
+                $scopedCount.withValue(1) { GEMMPrecision.with(precision) { shared.value(start..<end) } }
             }
         }
     }

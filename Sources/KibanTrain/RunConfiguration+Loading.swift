@@ -51,6 +51,10 @@ extension RunConfiguration {
             throw ConfigError("\(file): key 'model.path': needed when model.initialize is \(model.initialize.rawValue)")
         }
         if data.maxLength < 3 { throw ConfigError("\(file): key 'data.max_length' must leave room for special tokens (≥ 3)") }
+        guard train.precision.isSupported else {
+            throw ConfigError(
+                "\(file): key 'train.precision': \(train.precision.rawValue) needs a CPU with AVX-512 BF16 (and KIBAN_KERNELS unset or avx512); use float32")
+        }
     }
 
     private func monitor(isOneOf metrics: [String]) -> Bool {

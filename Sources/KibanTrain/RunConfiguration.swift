@@ -1,5 +1,6 @@
 import Foundation
 import KibanNN
+import KibanTensor
 
 /// A fine-tuning run, as `Configs/<run>.yaml` describes it. Every field has a default; a file
 /// gives only what differs, and `--set key.path=value` overrides either. YAML keys are the field
@@ -158,5 +159,8 @@ public struct RunConfiguration: Codable, Sendable {
         public var checkpointEvery = 0
         /// Evaluate the best checkpoint on the test split at the end.
         public var testAtEnd = true
+        /// Matrix products in `float32` or `bf16` mixed precision (bf16 operands, float32
+        /// accumulation, float32 master weights; needs AVX-512 BF16), training and evaluation alike.
+        public var precision = GEMMPrecision.float32
     }
 }

@@ -146,9 +146,14 @@ public final class Trainer {
             seed: UInt64(config.run.seed) &* 1_000_003 &+ UInt64(epoch), bucketBatches: config.train.lengthBucketing)
     }
 
-    /// Trains to the end (or an early stop), then evaluates the best checkpoint.
+    /// Trains to the end (or an early stop), then evaluates the best checkpoint, with matrix products
+    /// in `train.precision`.
     @discardableResult
     public func run() throws -> TrainingSummary {
+        try GEMMPrecision.with(config.train.precision) { try runToTheEnd() }
+    }
+
+    private func runToTheEnd() throws -> TrainingSummary {
         try resumeIfPossible()
         sessionStart = (Date(), state.seconds)
         let progress = ProgressReporter(total: plan.updates, firstStep: state.step)

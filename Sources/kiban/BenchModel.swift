@@ -5,40 +5,28 @@ import KibanNN
 import KibanOptim
 import KibanTensor
 
-/// Named encoder sizes for the model benchmarks (ESM-2 architecture, 33-token alphabet).
-enum BenchModelSize: String, ExpressibleByArgument, CaseIterable, Codable {
-    case tiny, esm2_8m = "esm2-8m", base, esm2_150m = "esm2-150m"
-
-    var config: EsmConfig {
-        var config = EsmConfig()
-        (config.hiddenSize, config.layerCount, config.headCount) =
-            switch self {
-            case .tiny: (128, 2, 4)
-            case .esm2_8m: (320, 6, 20)
-            case .base: (512, 8, 8)
-            case .esm2_150m: (640, 30, 20)
-            }
-        config.intermediateSize = 4 * config.hiddenSize
-        return config
-    }
-}
-
 /// Options shared by `bench train` and `bench infer`.
 struct ModelBenchOptions: ParsableArguments {
     @Option(help: "Model size: \(BenchModelSize.allCases.map(\.rawValue).joined(separator: ", ")).")
     var config: BenchModelSize = .esm2_8m
 
     @Option(help: "Tokens per sequence.")
-    var sequenceLength = 128
+    var sequenceLength = BenchWorkloads.standard.sequenceLength
 
     @Option(help: "Sequences per batch.")
-    var batchSize = 16
+    var batchSize = BenchWorkloads.standard.batchSize
 
     @Option(help: "Timed steps per measurement (the median is reported).")
-    var steps = 5
+    var steps = BenchWorkloads.standard.timedSteps
 
     @Option(help: "Untimed warm-up steps.")
-    var warmup = 2
+    var warmup = BenchWorkloads.standard.warmupSteps
+
+    @Option(help: "FP32 peak of the machine in GFLOP/s for the share of peak; measured with an FMA loop when omitted.")
+    var peakGflops: Double?
+
+    @Option(help: "Matrix products in float32 or bf16 mixed precision (bf16 operands, float32 accumulation).")
+    var precision: GEMMPrecision = .float32
 
     @Flag(help: "Print JSON instead of a line of text.")
     var json = false
@@ -47,9 +35,13 @@ struct ModelBenchOptions: ParsableArguments {
         guard sequenceLength > 2, batchSize > 0, steps > 0, warmup >= 0 else {
             throw ValidationError("--sequence-length must exceed 2; --batch-size and --steps must be positive")
         }
+        guard precision.isSupported else {
+            throw ValidationError("--precision \(precision.rawValue) needs a CPU with AVX-512 BF16 (and KIBAN_KERNELS unset or avx512)")
+        }
     }
 
-    /// A reproducible masked-LM batch: <cls> residues <eos>, 15% of residues masked with labels.
+    /// A reproducible masked-LM batch as ``BenchWorkloads`` defines it: <cls> residues <eos>, a
+    /// share of the residues masked with labels.
     func batch() -> (ids: IndexTensor, labels: IndexTensor) {
         let generator = RandomGenerator(seed: 42)
         var ids: [Int] = [], labels: [Int] = []
@@ -57,7 +49,7 @@ struct ModelBenchOptions: ParsableArguments {
             for position in 0..<sequenceLength {
                 let residue = 4 + Int(generator.next() % 20)
                 let isEnd = position == 0 || position == sequenceLength - 1
-                let masked = !isEnd && generator.uniform() < 0.15
+                let masked = !isEnd && Double(generator.uniform()) < BenchWorkloads.standard.maskProbability
                 ids.append(position == 0 ? 0 : position == sequenceLength - 1 ? 2 : masked ? 32 : residue)
                 labels.append(masked ? residue : -100)
             }
@@ -67,7 +59,7 @@ struct ModelBenchOptions: ParsableArguments {
 
     struct Report: Codable {
         let mode: String
-        /// "float32", or the quantisation of the Linear layers ("int8").
+        /// "float32", "bf16" (mixed precision), or the quantisation of the Linear layers ("int8").
         let precision: String
         let config: BenchModelSize
         let sequenceLength: Int
@@ -76,21 +68,41 @@ struct ModelBenchOptions: ParsableArguments {
         let parameters: Int
         let secondsPerStep: Double
         let tokensPerSecond: Double
+        /// CPU seconds per step of all threads: time in Kiban's code and libraries, and in the kernel.
+        let userSecondsPerStep: Double, systemSecondsPerStep: Double
         let peakResidentMegabytes: Double
+        /// Model FLOPs per token (``BenchModelSize/forwardFlopsPerToken(sequenceLength:)``; 3× for training).
+        let modelFlopsPerToken: Double
+        /// Model FLOPs × tokens/s against the machine's FP32 peak on these threads.
+        let gflops: Double, peakGflops: Double, fractionOfPeak: Double
     }
 
-    func report(mode: String, precision: String = "float32", parameters: Int, seconds: Double) throws {
+    /// `step` timed in the chosen precision.
+    func time(_ step: () -> Void) -> Timing.StepTimes {
+        GEMMPrecision.with(precision) { Timing.steps(warmup: warmup, repeats: steps, step) }
+    }
+
+    /// Prints the step's figures; `training` counts a step as 3× the forward FLOPs.
+    func report(mode: String, precision: String, parameters: Int, times: Timing.StepTimes, training: Bool) throws {
+        let threads = Threading.threadCount
+        let tokensPerSecond = Double(batchSize * sequenceLength) / times.wallSeconds
+        let flopsPerToken = (training ? 3 : 1) * config.forwardFlopsPerToken(sequenceLength: sequenceLength)
+        let peak = peakGflops ?? MachinePeak.measure(threads: threads)
+        let gflops = flopsPerToken * tokensPerSecond * 1e-9
         let report = Report(
-            mode: mode, precision: precision, config: config, sequenceLength: sequenceLength, batchSize: batchSize, threads: Threading.threadCount,
-            parameters: parameters, secondsPerStep: seconds, tokensPerSecond: Double(batchSize * sequenceLength) / seconds,
-            peakResidentMegabytes: PeakMemory.residentMegabytes())
+            mode: mode, precision: precision, config: config, sequenceLength: sequenceLength, batchSize: batchSize, threads: threads,
+            parameters: parameters, secondsPerStep: times.wallSeconds, tokensPerSecond: tokensPerSecond,
+            userSecondsPerStep: times.userSeconds, systemSecondsPerStep: times.systemSeconds,
+            peakResidentMegabytes: PeakMemory.residentMegabytes(), modelFlopsPerToken: flopsPerToken, gflops: gflops,
+            peakGflops: peak, fractionOfPeak: gflops / peak)
         if json {
             print(try BenchOutput.json(report))
         } else {
             print(String(
-                format: "%@ %@ %@ %d×%d, %d threads, %.1fM parameters: %.1f ms/step, %.0f tokens/s, peak RSS %.0f MB",
-                mode, precision, config.rawValue, sequenceLength, batchSize, report.threads, Double(parameters) / 1e6, seconds * 1e3,
-                report.tokensPerSecond, report.peakResidentMegabytes))
+                format: "%@ %@ %@ %d×%d, %d threads, %.1fM parameters: %.1f ms/step (CPU %.1f user + %.1f sys ms), %.0f tokens/s, %.0f GFLOP/s = %.1f %% of %.0f, peak RSS %.0f MB",
+                mode, precision, config.rawValue, sequenceLength, batchSize, threads, Double(parameters) / 1e6, times.wallSeconds * 1e3,
+                times.userSeconds * 1e3, times.systemSeconds * 1e3, tokensPerSecond, gflops, 100 * report.fractionOfPeak, peak,
+                report.peakResidentMegabytes))
         }
     }
 }
@@ -103,24 +115,26 @@ struct BenchTrain: ParsableCommand {
 
     @OptionGroup var options: ModelBenchOptions
 
-    @Option(help: "Train LoRA adapters of this rank on query/value (alpha 2×rank) instead of every weight, as PEFT's LoraConfig.")
+    @Option(help: "Train LoRA adapters of this rank on the workloads' target modules (alpha 2×rank) instead of every weight, as PEFT's LoraConfig.")
     var loraRank: Int?
 
     func run() throws {
         let model = EsmForMaskedLM(options.config.config, generator: RandomGenerator(seed: 0))
         if let loraRank {
-            let configuration = LoRAConfiguration(rank: loraRank, alpha: Float(2 * loraRank), targetModules: ["query$", "value$"])
+            let configuration = LoRAConfiguration(
+                rank: loraRank, alpha: Float(2 * loraRank), targetModules: BenchWorkloads.standard.lora.targetModules.map { "\($0)$" })
             try LoRA.apply(to: model, configuration: configuration, generator: RandomGenerator(seed: 1))
         }
-        let optimizer = AdamW(buffer: ParameterBuffer(module: model), learningRate: 1e-4)
+        let optimizer = AdamW(buffer: ParameterBuffer(module: model), learningRate: BenchWorkloads.standard.learningRate)
         let (ids, labels) = options.batch()
         let step = {
             optimizer.zeroGradients()
             model.maskedLoss(hidden: model.esm(ids), labels: labels).backward()
             optimizer.update()
         }
-        let seconds = Timing.interleavedMedians(warmup: options.warmup, repeats: options.steps, [step])[0]
-        try options.report(mode: loraRank == nil ? "train" : "lora", parameters: optimizer.buffer.count, seconds: seconds)
+        try options.report(
+            mode: loraRank == nil ? "train" : "lora", precision: options.precision.rawValue, parameters: optimizer.buffer.count,
+            times: options.time(step), training: true)
     }
 }
 
@@ -139,9 +153,12 @@ struct BenchInfer: ParsableCommand {
         model.eval()
         if let quantize { try model.quantizeLinears(to: quantize) }
         let (ids, _) = options.batch()
-        let seconds = Timing.interleavedMedians(warmup: options.warmup, repeats: options.steps, [{ _ = withNoGrad { model(ids) } }])[0]
-        try options.report(mode: "infer", precision: quantize?.rawValue ?? "float32", parameters: model.parameterCount, seconds: seconds)
+        let times = options.time { _ = withNoGrad { model(ids) } }
+        try options.report(
+            mode: "infer", precision: quantize?.rawValue ?? options.precision.rawValue, parameters: model.parameterCount, times: times,
+            training: false)
     }
 }
 
 extension Quantization: ExpressibleByArgument {}
+extension GEMMPrecision: ExpressibleByArgument {}

@@ -20,11 +20,15 @@ struct FinetuneCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: "Override a config value, e.g. --set train.epochs=3 (repeatable).")
     var overrides: [String] = []
 
+    @Option(help: "Matrix products in float32 or bf16 mixed precision; short for --set train.precision=….")
+    var precision: GEMMPrecision?
+
     @Flag(help: "Check the config and data, build the model, and stop before training.")
     var dryRun = false
 
     func run() throws {
-        let configuration = try RunConfiguration.load(path: config, overrides: overrides)
+        let settings = overrides + (precision.map { ["train.precision=\($0.rawValue)"] } ?? [])
+        let configuration = try RunConfiguration.load(path: config, overrides: settings)
         if configuration.run.threads > 0 { Threading.threadCount = configuration.run.threads }
         let data = try Trainer.loadData(for: configuration)
         print("\(configuration.run.name): \(data.train.count) train, \(data.validation.count) validation, "

@@ -20,6 +20,33 @@ enum Timing {
         return samples.map(median)
     }
 
+    /// Wall and CPU time of a repeated step: `warmup` untimed calls, then `repeats` timed ones.
+    struct StepTimes {
+        /// Median wall-clock seconds of one call.
+        let wallSeconds: Double
+        /// User and system CPU seconds per call, all threads of the process, averaged over the timed calls.
+        let userSeconds: Double, systemSeconds: Double
+    }
+
+    static func steps(warmup: Int, repeats: Int, _ body: () -> Void) -> StepTimes {
+        for _ in 0..<warmup { body() }
+        let repeats = max(1, repeats)
+        let before = cpuSeconds()
+        let samples = (0..<repeats).map { _ in seconds(body) }
+        let after = cpuSeconds()
+        return StepTimes(
+            wallSeconds: median(samples), userSeconds: (after.user - before.user) / Double(repeats),
+            systemSeconds: (after.system - before.system) / Double(repeats))
+    }
+
+    /// User and system CPU seconds this process has used so far.
+    private static func cpuSeconds() -> (user: Double, system: Double) {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let seconds = { (time: timeval) in Double(time.tv_sec) + Double(time.tv_usec) * 1e-6 }
+        return (seconds(usage.ru_utime), seconds(usage.ru_stime))
+    }
+
     static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
