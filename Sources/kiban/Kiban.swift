@@ -27,5 +27,5 @@ struct BenchOptions: ParsableArguments {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Kernel micro-benchmarks (release builds only give meaningful numbers).",
-        subcommands: [BenchGEMM.self, BenchOps.self, BenchTrain.self, BenchInfer.self, BenchWorkloadsCommand.self])
+        subcommands: [BenchGEMM.self, BenchOps.self, BenchTrain.self, BenchInfer.self, BenchAttention.self, BenchWorkloadsCommand.self])
 }
