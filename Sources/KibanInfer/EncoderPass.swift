@@ -2,7 +2,7 @@ import KibanData
 import KibanModels
 import KibanTensor
 
-// Dim legend: B segments per batch, T padded tokens, n tokens of one sequence, C hidden size.
+// Dim legend: B segments per batch, T padded tokens, N packed tokens, n tokens of one sequence, C hidden size.
 
 /// The hidden states of one sequence: for each requested layer, n × C floats (row-major), where
 /// n counts the special tokens at both ends. Over-long sequences under the window policy hold the
@@ -18,17 +18,27 @@ public struct EncodedSequence {
     }
 }
 
+/// How a batch's sequences are laid out for the encoder.
+public enum BatchLayout: String, Sendable, CaseIterable {
+    /// Back to back in one row, no padding (encoders that support it; others are padded).
+    case packed
+    /// One row per sequence, padded to the longest and masked.
+    case padded
+}
+
 /// Runs an encoder over many sequences: windows for over-long ones, length-sorted batches within
 /// a limit, results per sequence. Every sequence's states are independent of which others share
-/// its batch: padding is masked out of attention, and no reduction spans sequences.
+/// its batch: padding is masked out of attention (or there is none, packed), and no reduction
+/// spans sequences.
 public struct EncoderPass {
     public let encoder: HiddenStateEncoder
     public let padID: Int
     public let limit: Int
     public let batching: BatchLimit
+    public let layout: BatchLayout
 
-    public init(encoder: HiddenStateEncoder, padID: Int, limit: Int, batching: BatchLimit) {
-        (self.encoder, self.padID, self.limit, self.batching) = (encoder, padID, limit, batching)
+    public init(encoder: HiddenStateEncoder, padID: Int, limit: Int, batching: BatchLimit, layout: BatchLayout = .packed) {
+        (self.encoder, self.padID, self.limit, self.batching, self.layout) = (encoder, padID, limit, batching, layout)
     }
 
     /// One segment the encoder sees: a whole sequence or one window of it.
@@ -60,16 +70,11 @@ public struct EncoderPass {
         var counts = sequences.map { [Float](repeating: 0, count: $0.count) }
         for batch in batching.batches(order.map { segments[$0].tokens.count }) {
             let members = batch.map { segments[order[$0]] }
-            let padded = Self.pad(members.map(\.tokens), padID: padID)
-            let longest = padded.ids.shape[1]
-            // states[layer]: (B, T, C)
-            let states = withNoGrad {
-                encoder.hiddenStates(padded.ids, attentionMask: padded.mask, layers: layers).mapValues { $0.toArray() }
-            }
+            let (states, starts) = run(members.map(\.tokens), layers: layers)
             for (row, member) in members.enumerated() {
                 let positions = targetPositions(member, plan: member.window.flatMap { _ in plans[member.sequence] }, total: sequences[member.sequence].count)
                 for (layer, values) in states {
-                    let base = row * longest * width
+                    let base = starts[row] * width
                     sums[member.sequence][layer]!.withUnsafeMutableBufferPointer { target in
                         for (source, destination) in positions.enumerated() {
                             for c in 0..<width { target[destination * width + c] += values[base + source * width + c] }
@@ -90,6 +95,24 @@ public struct EncoderPass {
             }
             return EncodedSequence(tokens: sequences[index], width: width, states: states)
         }
+    }
+
+    /// One batch through the encoder → each layer's states as floats and the row where each member's
+    /// first token is: packed (1, N, C), starts at the cumulative lengths; or padded (B, T, C), starts
+    /// at multiples of T.
+    private func run(_ members: [[Int]], layers: Set<Int>) -> (states: [Int: [Float]], starts: [Int]) {
+        if layout == .packed, let packer = encoder as? PackedHiddenStateEncoder {
+            let packing = SequencePacking(lengths: members.map(\.count))
+            let ids = IndexTensor(shape: [1, packing.tokens], values: members.flatMap { $0 })
+            let states = withNoGrad { packer.hiddenStates(packed: ids, packing: packing, layers: layers).mapValues { $0.toArray() } }
+            return (states, Array(packing.offsets.dropLast()))
+        }
+        let padded = Self.pad(members, padID: padID)
+        let longest = padded.ids.shape[1]
+        let states = withNoGrad {
+            encoder.hiddenStates(padded.ids, attentionMask: padded.mask, layers: layers).mapValues { $0.toArray() }
+        }
+        return (states, members.indices.map { $0 * longest })
     }
 
     /// Sequences padded to the longest with `padID` (none is cut: callers keep them within the limit).

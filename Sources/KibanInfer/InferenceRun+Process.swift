@@ -19,7 +19,8 @@ extension InferenceRun {
         if outputs.predictions != nil { wanted.insert(last) }
         var encoded: [EncodedSequence] = []
         if !wanted.isEmpty && (outputs.embeddings != nil || outputs.predictions != nil) {
-            let pass = EncoderPass(encoder: model.encoder!, padID: model.padID, limit: limit, batching: options.batching)
+            let pass = EncoderPass(
+                encoder: model.encoder!, padID: model.padID, limit: limit, batching: options.batching, layout: options.layout)
             encoded = pass.encode(chunk.map(\.tokens), layers: wanted)
         }
         if let writer = outputs.embeddings {

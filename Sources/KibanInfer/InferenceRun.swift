@@ -22,6 +22,8 @@ public struct InferenceOptions: Sendable {
     /// naming the input sequence; optional when the input holds one sequence).
     public var variants: String?
     public var batching = BatchLimit.tokens(16_384)
+    /// Batches packed without padding where the encoder supports it (ESM-2), or padded.
+    public var layout = BatchLayout.packed
     public var long = LongSequencePolicy.error
     /// The most tokens per sequence (default: the model's limit).
     public var maxTokens: Int?

@@ -32,13 +32,13 @@ public final class EsmLayer: Module {
          ("LayerNorm", mlpNorm), ("intermediate.dense", intermediate), ("output.dense", output), ("dropout", dropout)]
     }
 
-    /// x: (B, T, C) → (B, T, C).
-    func callAsFunction(_ x: Tensor, keyPaddingMask: Tensor?, rotary: RotaryEmbedding) -> Tensor {
+    /// x: (B, T, C) → (B, T, C); with `packing`, x is one (1, N, C) row of packed sequences.
+    func callAsFunction(_ x: Tensor, keyPaddingMask: Tensor?, rotary: RotaryEmbedding, packing: SequencePacking? = nil) -> Tensor {
         let normed = attentionNorm(x)
         let attended = MultiHeadAttention.attend(
             query: selfAttention.query(normed), key: selfAttention.key(normed), value: selfAttention.value(normed),
             heads: heads, keyValueHeads: heads, rotary: rotary, keyPaddingMask: keyPaddingMask, causal: false,
-            dropout: isTraining ? (attentionDropout, generator) : nil)
+            dropout: isTraining ? (attentionDropout, generator) : nil, packing: packing)
         let hidden = x + dropout(attentionOutput(attended))
         return hidden + dropout(output(intermediate(mlpNorm(hidden)).gelu()))
     }
@@ -88,17 +88,47 @@ public final class EsmModel: Module {
         return finalNorm(hidden)
     }
 
-    /// Zeroes `<mask>` embeddings and scales each row by 0.88 / (1 − masked / real tokens).
+    /// ids: (1, N), sequences packed back to back as `packing` says, with no padding → hidden states
+    /// (1, N, C); each sequence's rows are what it gets alone.
+    public func callAsFunction(packed ids: IndexTensor, packing: SequencePacking) -> Tensor {
+        var hidden = packedEmbeddings(ids, packing: packing)
+        for layer in layers { hidden = layer(hidden, keyPaddingMask: nil, rotary: rotary, packing: packing) }
+        return finalNorm(hidden)
+    }
+
+    /// Word embeddings of a packed row, token-dropout rescaled per sequence: (1, N, C).
+    func packedEmbeddings(_ ids: IndexTensor, packing: SequencePacking) -> Tensor {
+        tensorCheck(
+            ids.shape == [1, packing.tokens], "esm", "packed ids \(describeShape(ids.shape)) for \(packing.tokens) packed tokens")
+        let embeddings = wordEmbeddings(ids)
+        guard config.tokenDropout else { return embeddings }
+        let isMask = ids.values.map { $0 == config.maskTokenID ? Float(1) : 0 }
+        var scales = [Float]()
+        scales.reserveCapacity(packing.tokens)
+        for index in 0..<packing.count {
+            let tokens = packing.range(index)
+            let scale = tokenDropoutScale(masked: isMask[tokens].reduce(0, +), real: Float(tokens.count))
+            scales += repeatElement(scale, count: tokens.count)
+        }
+        let zeroed = embeddings.maskedFill(Tensor(shape: [1, packing.tokens, 1], values: isMask), value: 0)
+        return zeroed * Tensor(shape: [1, packing.tokens, 1], values: scales)
+    }
+
+    /// Zeroes `<mask>` embeddings and scales each row by ``tokenDropoutScale(masked:real:)``.
     func tokenDropoutRescaled(_ embeddings: Tensor, ids: IndexTensor, mask: Tensor) -> Tensor {
         let (batch, tokens) = (ids.shape[0], ids.shape[1])
         let isMask = ids.values.map { $0 == config.maskTokenID ? Float(1) : 0 }
         let realTokens = mask.summed(axes: [1]).toArray()
         let scales = (0..<batch).map { row -> Float in
-            let masked = isMask[(row * tokens)..<((row + 1) * tokens)].reduce(0, +)
-            return (1 - 0.15 * 0.8) / (1 - masked / realTokens[row])
+            tokenDropoutScale(masked: isMask[(row * tokens)..<((row + 1) * tokens)].reduce(0, +), real: realTokens[row])
         }
         let zeroed = embeddings.maskedFill(Tensor(shape: [batch, tokens, 1], values: isMask), value: 0)
         return zeroed * Tensor(shape: [batch, 1, 1], values: scales)
+    }
+
+    /// ESM-2's token-dropout factor of a sequence: 0.88 / (1 − masked / real tokens).
+    private func tokenDropoutScale(masked: Float, real: Float) -> Float {
+        (1 - 0.15 * 0.8) / (1 - masked / real)
     }
 }
 

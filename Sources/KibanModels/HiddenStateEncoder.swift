@@ -20,6 +20,14 @@ public protocol HiddenStateEncoder: AnyObject {
     func hiddenStates(_ ids: IndexTensor, attentionMask: Tensor, layers: Set<Int>) -> [Int: Tensor]
 }
 
+/// An encoder that also runs sequences packed back to back in one row, without padding (ESM-2's
+/// rotary positions restart per sequence; BERT's learned positions would need position ids).
+public protocol PackedHiddenStateEncoder: HiddenStateEncoder {
+    /// ids: (1, N), sequences packed back to back → the requested hidden states, each (1, N, C),
+    /// each sequence's rows what it gets alone.
+    func hiddenStates(packed ids: IndexTensor, packing: SequencePacking, layers: Set<Int>) -> [Int: Tensor]
+}
+
 /// A masked language model: an encoder and a head that maps its last hidden state to logits.
 public protocol MaskedLanguageModel: AnyObject {
     var encoder: HiddenStateEncoder { get }
@@ -45,7 +53,7 @@ extension MaskedLanguageModel {
     }
 }
 
-extension EsmModel: HiddenStateEncoder {
+extension EsmModel: PackedHiddenStateEncoder {
     public var hiddenLayerCount: Int { layers.count }
     public var hiddenWidth: Int { config.hiddenSize }
     public var maximumTokens: Int { config.maximumPositions }
@@ -54,10 +62,22 @@ extension EsmModel: HiddenStateEncoder {
         var hidden = wordEmbeddings(ids)
         if config.tokenDropout { hidden = tokenDropoutRescaled(hidden, ids: ids, mask: attentionMask) }
         hidden = hidden * attentionMask.unsqueezed(-1)
+        return states(from: hidden, wanted: wanted) { layer, hidden in layer(hidden, keyPaddingMask: attentionMask, rotary: rotary) }
+    }
+
+    public func hiddenStates(packed ids: IndexTensor, packing: SequencePacking, layers wanted: Set<Int>) -> [Int: Tensor] {
+        states(from: packedEmbeddings(ids, packing: packing), wanted: wanted) { layer, hidden in
+            layer(hidden, keyPaddingMask: nil, rotary: rotary, packing: packing)
+        }
+    }
+
+    /// The embedding output and the outputs of the layers up to the deepest wanted, the last after
+    /// the final LayerNorm, keeping the wanted ones.
+    private func states(from embeddings: Tensor, wanted: Set<Int>, layer apply: (EsmLayer, Tensor) -> Tensor) -> [Int: Tensor] {
+        var hidden = embeddings
         var states: [Int: Tensor] = wanted.contains(0) ? [0: hidden] : [:]
-        let deepest = wanted.max() ?? 0
-        for (index, layer) in layers.prefix(deepest).enumerated() {
-            hidden = layer(hidden, keyPaddingMask: attentionMask, rotary: rotary)
+        for (index, layer) in layers.prefix(wanted.max() ?? 0).enumerated() {
+            hidden = apply(layer, hidden)
             if index + 1 == layers.count { hidden = finalNorm(hidden) }
             if wanted.contains(index + 1) { states[index + 1] = hidden }
         }

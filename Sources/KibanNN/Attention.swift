@@ -41,6 +41,22 @@ public struct RotaryEmbedding: Sendable {
         let (cos, sin) = tables(start: start, count: x.shape[2])
         return x.rotated(cos: cos, sin: sin)
     }
+
+    /// x: (B, H, T, D) with token t at `positions[t]` (packed sequences restart at 0) → same shape.
+    public func callAsFunction(_ x: Tensor, positions: [Int]) -> Tensor {
+        tensorCheck(positions.count == x.shape[2], "rotary", "\(positions.count) positions for \(x.shape[2]) tokens")
+        let rows = RotaryTableCache.shared.rows(
+            headDimension: headDimension, base: base, frequencies: inverseFrequencies().toArray(), upTo: (positions.max() ?? 0) + 1)
+        var cosines = [Float](), sines = [Float]()
+        cosines.reserveCapacity(positions.count * headDimension)
+        sines.reserveCapacity(positions.count * headDimension)
+        for position in positions {
+            cosines += rows.cos[(position * headDimension)..<((position + 1) * headDimension)]
+            sines += rows.sin[(position * headDimension)..<((position + 1) * headDimension)]
+        }
+        let shape = [positions.count, headDimension]
+        return x.rotated(cos: Tensor(shape: shape, values: cosines), sin: Tensor(shape: shape, values: sines))
+    }
 }
 
 /// cos and sin rows of every rotary width and base in use, grown (doubling) to the longest position asked for.
@@ -108,10 +124,12 @@ public enum MultiHeadAttention {
     /// - cache/layer: when given, new keys and values are appended and attention runs over all of them;
     ///   rotary positions continue from the cached length.
     /// - dropout: attention-probability dropout (pass it only in training mode).
+    /// - packing: the inputs are (1, N, ·) rows of sequences packed back to back (no padding, no
+    ///   mask, no cache); each attends to itself, and rotary positions restart with each sequence.
     public static func attend(
         query: Tensor, key: Tensor, value: Tensor, heads: Int, keyValueHeads: Int, rotary: RotaryEmbedding?,
         keyPaddingMask: Tensor?, causal: Bool, scale: Float? = nil, cache: KeyValueCache? = nil, layer: Int = 0,
-        dropout: (probability: Float, generator: RandomGenerator)? = nil
+        dropout: (probability: Float, generator: RandomGenerator)? = nil, packing: SequencePacking? = nil
     ) -> Tensor {
         let (batch, tokens, width) = (query.shape[0], query.shape[1], query.shape[2])
         tensorCheck(width % heads == 0, "attention", "width \(width) is not divisible by \(heads) heads")
@@ -119,6 +137,18 @@ public enum MultiHeadAttention {
         let start = cache?.length(layer: layer) ?? 0
         var q = splitHeads(query, heads: heads), k = splitHeads(key, heads: keyValueHeads)
         var v = splitHeads(value, heads: keyValueHeads)
+        if let packing {
+            tensorCheck(
+                batch == 1 && tokens == packing.tokens && keyPaddingMask == nil && cache == nil, "attention",
+                "packed sequences need one (1, \(packing.tokens), C) row without a padding mask or cache, got (\(batch), \(tokens), \(width))")
+            if let rotary {
+                let positions = packing.positions
+                (q, k) = (rotary(q, positions: positions), rotary(k, positions: positions))
+            }
+            return Tensor.packedAttention(
+                query: q, key: k, value: v, packing: packing, causal: causal, scale: scale ?? 1 / Float(headWidth).squareRoot(),
+                dropout: dropout)
+        }
         if let rotary {
             q = rotary(q, start: start)
             k = rotary(k, start: start)

@@ -91,8 +91,11 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Sequences per forward pass (instead of --tokens-per-batch).")
     var batchSize: Int?
 
-    @Option(help: "Padded tokens per forward pass.")
+    @Option(help: "Tokens per forward pass, counted as sequences × the longest (fair-esm's --toks_per_batch).")
     var tokensPerBatch = 16_384
+
+    @Option(help: "Batch layout: packed (sequences back to back, no padding; ESM-2 encoders, others are padded) or padded.")
+    var layout: BatchLayout = .packed
 
     @Option(help: "Sequences longer than the model: error, truncate or window.")
     var long = "error"
@@ -145,6 +148,7 @@ struct InferCommand: ParsableCommand {
         options.layers = parsedLayers!
         options.include = include.compactMap(EmbeddingKind.init(rawValue:))
         options.batching = batchSize.map { .sequences($0) } ?? .tokens(tokensPerBatch)
+        options.layout = layout
         options.long = LongSequencePolicy(rawValue: long)!
         (options.maxTokens, options.resume, options.overwrite, options.limit) = (maxTokens, resume, overwrite, limit)
         options.showProgress = !quiet
@@ -160,3 +164,5 @@ struct InferCommand: ParsableCommand {
                      Double(summary.sequences) / max(summary.seconds, 1e-9), Double(summary.tokens) / max(summary.seconds, 1e-9)))
     }
 }
+
+extension BatchLayout: ExpressibleByArgument {}

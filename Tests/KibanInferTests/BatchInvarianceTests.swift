@@ -4,7 +4,8 @@ import Testing
 @testable import KibanInfer
 import KibanTensor
 
-/// Acceptance 1: embeddings and scores do not change with the batch size or the input order.
+/// Acceptance 1: embeddings and scores do not change with the batch size, the input order, or
+/// whether a batch is packed without padding or padded and masked.
 ///
 /// Every reduction Kiban runs itself (attention softmax, LayerNorm, pooling, window averaging,
 /// log-softmax) assigns each element to a SIMD lane by its position, and Kiban's GEMM sums in an
@@ -20,7 +21,7 @@ import KibanTensor
 
     static let datasets = ["/layer_0/mean", "/layer_1/bos", "/layer_2/mean", "/layer_2/per_tok"]
 
-    func outputs(batching: BatchLimit, order: [Int]?, tag: String) throws -> (embeddings: [String: [String: [Float]]], scores: [String: [String]]) {
+    func outputs(batching: BatchLimit, order: [Int]?, tag: String, layout: BatchLayout = .packed) throws -> (embeddings: [String: [String: [Float]]], scores: [String: [String]]) {
         let model = try InferenceModel.load(InferFixture.maskedLMRun.path)
         let input = try InferFixture.proteinFASTA(named: "invariance-\(tag).faa", order: order)
         let folder = try InferFixture.folder("invariance-\(tag)")
@@ -28,7 +29,7 @@ import KibanTensor
         try InferFixture.infer(model, input: input) { options in
             (options.embeddings, options.scores) = (embeddings, scores)
             (options.layers, options.include) = ([0, 1, -1], [.mean, .bos, .perToken])
-            (options.batching, options.long, options.maxTokens) = (batching, .window, 64)
+            (options.batching, options.long, options.maxTokens, options.layout) = (batching, .window, 64, layout)
         }
         return (try InferFixture.embeddingsByID(embeddings, datasets: Self.datasets), try InferFixture.tableByID(scores))
     }
@@ -37,9 +38,12 @@ import KibanTensor
         let reference = try outputs(batching: .sequences(1), order: nil, tag: "1")
         #expect(reference.embeddings.count == 24 && reference.scores.count == 24)
         let shuffled = (0..<24).map { ($0 * 7 + 5) % 24 }
-        for (batching, order, tag) in [(BatchLimit.sequences(7), nil as [Int]?, "7"), (.sequences(64), nil, "64"),
-                                       (.tokens(2_000), shuffled, "shuffled")] {
-            let other = try outputs(batching: batching, order: order, tag: tag)
+        let runs: [(BatchLimit, [Int]?, String, BatchLayout)] = [
+            (.sequences(7), nil, "7", .packed), (.sequences(64), nil, "64", .packed), (.tokens(2_000), shuffled, "shuffled", .packed),
+            (.sequences(7), nil, "7-padded", .padded), (.sequences(1), shuffled, "1-padded", .padded),
+        ]
+        for (batching, order, tag, layout) in runs {
+            let other = try outputs(batching: batching, order: order, tag: tag, layout: layout)
             let embeddings = InferFixture.worstRelativeDifference(other.embeddings, reference.embeddings)
             let scores = InferFixture.worstRelativeDifference(other.scores, reference.scores)
             print("batch invariance, \(batching) \(tag): embeddings worst relative difference \(embeddings), scores \(scores)")

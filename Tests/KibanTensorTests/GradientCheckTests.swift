@@ -129,6 +129,14 @@ enum GradientCases {
             Tensor.scaledDotProductAttention(
                 query: $0[0], key: $0[1], value: $0[2], scale: 0.5, dropout: (0.3, RandomGenerator(seed: 23)))
         },
+        .init("packed attention of 3 sequences (1, 2, 9, 4)", shapes: [[1, 2, 9, 4], [1, 2, 9, 4], [1, 2, 9, 4]]) {
+            Tensor.packedAttention(query: $0[0], key: $0[1], value: $0[2], packing: SequencePacking(lengths: [2, 4, 3]), scale: 0.5)
+        },
+        .init("packed causal grouped-query attention from (1, N, H, D) views", shapes: [[1, 7, 4, 2], [1, 7, 2, 2], [1, 7, 2, 2]]) {
+            Tensor.packedAttention(
+                query: $0[0].permuted([0, 2, 1, 3]), key: $0[1].permuted([0, 2, 1, 3]), value: $0[2].permuted([0, 2, 1, 3]),
+                packing: SequencePacking(lengths: [3, 1, 3]), causal: true, scale: 1)
+        },
         .init("attention grouped-query 4 heads over 2, permuted (B, T, H, D) inputs", shapes: [[1, 3, 4, 2], [1, 3, 2, 2], [1, 3, 2, 2]]) {
             Tensor.scaledDotProductAttention(
                 query: $0[0].permuted([0, 2, 1, 3]), key: $0[1].permuted([0, 2, 1, 3]), value: $0[2].permuted([0, 2, 1, 3]),
