@@ -30,6 +30,14 @@ extension RunConfiguration {
         return config
     }
 
+    /// A run config as a checkpoint stores it (JSON, the field names as they are), with this
+    /// version's defaults filled in for keys an older Kiban did not write; `file` names it in errors.
+    public static func stored(json: String, file: String) throws -> RunConfiguration {
+        let defaults = try ConfigTree(encoding: RunConfiguration())
+        return try ConfigTree.parse(yaml: json, file: file).overlaid(on: defaults, schema: defaults)
+            .decode(RunConfiguration.self, file: file)
+    }
+
     /// Values the types alone do not rule out.
     func validate(file: String) throws {
         let positive: [(String, Int)] = [

@@ -39,7 +39,7 @@ public enum RunFolder {
         let metadata = try Checkpoint.metadata(at: checkpointURL)
         let config: RunConfiguration
         do {
-            config = try JSONDecoder().decode(RunConfiguration.self, from: Data(metadata.runConfig.utf8))
+            config = try RunConfiguration.stored(json: metadata.runConfig, file: checkpointURL.path)
         } catch {
             throw ConfigTree.ConfigError("\(checkpointURL.path): attribute 'run_config' does not decode (\(error))")
         }

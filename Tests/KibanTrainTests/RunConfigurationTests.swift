@@ -11,6 +11,22 @@ import Testing
         #expect(config.lora.enabled && config.lora.r == 8)
     }
 
+    /// A checkpoint written before a key existed (here train.precision) still loads, with the default.
+    @Test func storedConfigOfAnOlderVersionGetsTheNewDefaults() throws {
+        var config = RunConfiguration()
+        config.train.batchSize = 5
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var tree = try JSONSerialization.jsonObject(with: encoder.encode(config)) as! [String: Any]
+        var training = tree["train"] as! [String: Any]
+        training["precision"] = nil
+        tree["train"] = training
+        let older = String(decoding: try JSONSerialization.data(withJSONObject: tree), as: UTF8.self)
+        #expect(!older.contains("precision"))
+        let stored = try RunConfiguration.stored(json: older, file: "best.h5")
+        #expect(stored.train.batchSize == 5 && stored.train.precision == .float32)
+    }
+
     @Test func overridesApplyAfterTheFile() throws {
         let config = try RunConfiguration.parse(
             yaml: "optimizer:\n  lr: 0.01\n", overrides: ["optimizer.lr=5e-4", "lora.target_modules=[query, key]", "run.name=x"])
