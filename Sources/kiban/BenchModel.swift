@@ -71,6 +71,8 @@ struct ModelBenchOptions: ParsableArguments {
         /// CPU seconds per step of all threads: time in Kiban's code and libraries, and in the kernel.
         let userSecondsPerStep: Double, systemSecondsPerStep: Double
         let peakResidentMegabytes: Double
+        /// The most bytes tensors held at once (RSS adds the buffer pool, code, libraries and the heap), in MB.
+        let peakTensorMegabytes: Double
         /// Model FLOPs per token (``BenchModelSize/forwardFlopsPerToken(sequenceLength:)``; 3× for training).
         let modelFlopsPerToken: Double
         /// Model FLOPs × tokens/s against the machine's FP32 peak on these threads.
@@ -93,16 +95,17 @@ struct ModelBenchOptions: ParsableArguments {
             mode: mode, precision: precision, config: config, sequenceLength: sequenceLength, batchSize: batchSize, threads: threads,
             parameters: parameters, secondsPerStep: times.wallSeconds, tokensPerSecond: tokensPerSecond,
             userSecondsPerStep: times.userSeconds, systemSecondsPerStep: times.systemSeconds,
-            peakResidentMegabytes: PeakMemory.residentMegabytes(), modelFlopsPerToken: flopsPerToken, gflops: gflops,
+            peakResidentMegabytes: PeakMemory.residentMegabytes(),
+            peakTensorMegabytes: Double(Storage.peakLiveBytes) / 1_048_576, modelFlopsPerToken: flopsPerToken, gflops: gflops,
             peakGflops: peak, fractionOfPeak: gflops / peak)
         if json {
             print(try BenchOutput.json(report))
         } else {
             print(String(
-                format: "%@ %@ %@ %d×%d, %d threads, %.1fM parameters: %.1f ms/step (CPU %.1f user + %.1f sys ms), %.0f tokens/s, %.0f GFLOP/s = %.1f %% of %.0f, peak RSS %.0f MB",
+                format: "%@ %@ %@ %d×%d, %d threads, %.1fM parameters: %.1f ms/step (CPU %.1f user + %.1f sys ms), %.0f tokens/s, %.0f GFLOP/s = %.1f %% of %.0f, peak RSS %.0f MB (tensors %.0f MB)",
                 mode, precision, config.rawValue, sequenceLength, batchSize, threads, Double(parameters) / 1e6, times.wallSeconds * 1e3,
                 times.userSeconds * 1e3, times.systemSeconds * 1e3, tokensPerSecond, gflops, 100 * report.fractionOfPeak, peak,
-                report.peakResidentMegabytes))
+                report.peakResidentMegabytes, report.peakTensorMegabytes))
         }
     }
 }

@@ -40,5 +40,8 @@ struct FinetuneCommand: ParsableCommand {
         print("\(configuration.run.name): best update \(summary.bestStep) of \(summary.steps); "
               + summary.metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")
               + String(format: "; %.1f s → %@", summary.wallSeconds, configuration.run.outputDir))
+        print(String(
+            format: "%@: peak memory %.0f MB resident, %.0f MB of it tensors at once", configuration.run.name,
+            PeakMemory.residentMegabytes(), Double(Storage.peakLiveBytes) / 1_048_576))
     }
 }
