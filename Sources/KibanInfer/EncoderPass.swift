@@ -68,7 +68,8 @@ public struct EncoderPass {
         let order = segments.indices.sorted { (segments[$0].tokens.count, $0) < (segments[$1].tokens.count, $1) }
         var sums = sequences.map { tokens in Dictionary(uniqueKeysWithValues: layers.map { ($0, [Float](repeating: 0, count: tokens.count * width)) }) }
         var counts = sequences.map { [Float](repeating: 0, count: $0.count) }
-        for batch in batching.batches(order.map { segments[$0].tokens.count }) {
+        let packs = layout == .packed && encoder is PackedHiddenStateEncoder
+        for batch in batching.batches(order.map { segments[$0].tokens.count }, layout: packs ? .packed : .padded) {
             let members = batch.map { segments[order[$0]] }
             let (states, starts) = run(members.map(\.tokens), layers: layers)
             for (row, member) in members.enumerated() {

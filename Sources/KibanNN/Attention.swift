@@ -45,17 +45,8 @@ public struct RotaryEmbedding: Sendable {
     /// x: (B, H, T, D) with token t at `positions[t]` (packed sequences restart at 0) → same shape.
     public func callAsFunction(_ x: Tensor, positions: [Int]) -> Tensor {
         tensorCheck(positions.count == x.shape[2], "rotary", "\(positions.count) positions for \(x.shape[2]) tokens")
-        let rows = RotaryTableCache.shared.rows(
-            headDimension: headDimension, base: base, frequencies: inverseFrequencies().toArray(), upTo: (positions.max() ?? 0) + 1)
-        var cosines = [Float](), sines = [Float]()
-        cosines.reserveCapacity(positions.count * headDimension)
-        sines.reserveCapacity(positions.count * headDimension)
-        for position in positions {
-            cosines += rows.cos[(position * headDimension)..<((position + 1) * headDimension)]
-            sines += rows.sin[(position * headDimension)..<((position + 1) * headDimension)]
-        }
-        let shape = [positions.count, headDimension]
-        return x.rotated(cos: Tensor(shape: shape, values: cosines), sin: Tensor(shape: shape, values: sines))
+        let (cos, sin) = tables(start: 0, count: (positions.max() ?? 0) + 1)
+        return x.rotated(cos: cos, sin: sin, positions: positions)
     }
 }
 

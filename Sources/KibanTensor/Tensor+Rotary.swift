@@ -7,22 +7,30 @@ extension Tensor {
     /// A view with unit stride along D (such as heads split off a (B, T, H·D) projection) is read in
     /// place, without a copy.
     ///
-    /// x: (…, T, D); cos, sin: (T, D) → (…, T, D), contiguous.
-    public func rotated(cos: Tensor, sin: Tensor) -> Tensor {
+    /// x: (…, T, D); cos, sin: (T, D) → (…, T, D), contiguous. With `positions` (T values), token t
+    /// uses row `positions[t]` of tables of any number of rows (P, D): packed sequences whose
+    /// positions restart read one shared table.
+    public func rotated(cos: Tensor, sin: Tensor, positions: [Int]? = nil) -> Tensor {
+        let (tokens, width) = (shape[Swift.max(rank - 2, 0)], shape[rank - 1])
+        let rows = positions.map { _ in cos.shape.first ?? 0 } ?? tokens
         tensorCheck(
-            rank >= 2 && cos.shape == [shape[rank - 2], shape[rank - 1]] && sin.shape == cos.shape && shape[rank - 1] % 2 == 0,
+            rank >= 2 && cos.shape == [rows, width] && sin.shape == cos.shape && width % 2 == 0 && (positions?.count ?? tokens) == tokens,
             "rotary", "input \(describeShape(shape)) with tables \(describeShape(cos.shape)); expected (…, T, D), (T, D), D even")
+        if let positions {
+            tensorCheck(positions.allSatisfy { $0 >= 0 && $0 < rows }, "rotary", "a position outside the \(rows) table rows")
+        }
         let (cosines, sines) = (cos.contiguousWithoutTape(), sin.contiguousWithoutTape())
         let source = strides[rank - 1] == 1 || shape[rank - 1] == 1 ? detached() : copied()
-        let output = Tensor.rotate(source, cos: cosines, sin: sines, inverse: false)
+        let table = positions ?? Array(0..<tokens)
+        let output = Tensor.rotate(source, cos: cosines, sin: sines, rows: table, inverse: false)
         return Tensor.record("rotary", inputs: [self], output: output) { gradient in
-            [Tensor.rotate(gradient.contiguousWithoutTape(), cos: cosines, sin: sines, inverse: true)]
+            [Tensor.rotate(gradient.contiguousWithoutTape(), cos: cosines, sin: sines, rows: table, inverse: true)]
         }
     }
 
     /// The forward rotation, or its transpose (the backward) when `inverse` is true, of x with unit
-    /// stride along D. Result: x's shape, contiguous.
-    private static func rotate(_ x: Tensor, cos: Tensor, sin: Tensor, inverse: Bool) -> Tensor {
+    /// stride along D, token t using table row `rows[t]`. Result: x's shape, contiguous.
+    private static func rotate(_ x: Tensor, cos: Tensor, sin: Tensor, rows: [Int], inverse: Bool) -> Tensor {
         let output = Tensor.empty(x.shape)
         let (positions, width) = (x.shape[x.rank - 2], x.shape[x.rank - 1])
         let outerShape = Array(x.shape.dropLast(2)), outerStrides = Array(x.strides.dropLast(2))
@@ -37,9 +45,10 @@ extension Tensor {
                         remainder /= outerShape[axis]
                     }
                     for position in 0..<positions {
+                        let row = rows[position] * width
                         rotateRow(
                             input + base + position * positionStride, into: result + (index * positions + position) * width,
-                            width: width, cos: c + position * width, sin: s + position * width, inverse: inverse)
+                            width: width, cos: c + row, sin: s + row, inverse: inverse)
                     }
                 }
             }

@@ -91,7 +91,7 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Sequences per forward pass (instead of --tokens-per-batch).")
     var batchSize: Int?
 
-    @Option(help: "Tokens per forward pass, counted as sequences × the longest (fair-esm's --toks_per_batch).")
+    @Option(help: "Tokens per forward pass: the tokens themselves when packed, sequences × the longest when padded (fair-esm's --toks_per_batch).")
     var tokensPerBatch = 16_384
 
     @Option(help: "Batch layout: packed (sequences back to back, no padding; ESM-2 encoders, others are padded) or padded.")
