@@ -23,6 +23,7 @@
 
 #include "kiban_attention.h"
 #include "kiban_kernels.h"
+#include "scratch.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -56,26 +57,12 @@ int kb_attention_keep(uint64_t seed, uint64_t index, float p)
 
 // ---- shared helpers ----
 
-/// A growable, 64-byte aligned scratch buffer, one per thread (callers split pairs across threads).
-typedef struct {
-    float *data;
-    size_t capacity;
-} scratch;
-
-static _Thread_local scratch scratch_buffer;
+static _Thread_local kb_scratch scratch_buffer;
 
 /// At least max(count, 1) floats of this thread's scratch buffer, or NULL when memory runs out.
 static float *reserve(size_t count)
 {
-    if (count == 0)
-        count = 1;
-    if (scratch_buffer.capacity >= count)
-        return scratch_buffer.data;
-    free(scratch_buffer.data);
-    size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
-    scratch_buffer.data = aligned_alloc(64, bytes);
-    scratch_buffer.capacity = scratch_buffer.data == NULL ? 0 : count;
-    return scratch_buffer.data;
+    return kb_scratch_reserve(&scratch_buffer, count * sizeof(float));
 }
 
 /// G, query heads per key/value head.
@@ -274,12 +261,6 @@ static size_t packed_size(const kb_attention_problem *p)
     return (size_t)((p->keys + KEYS - 1) / KEYS * KEYS * p->width);
 }
 
-/// Lanes [0, count) of a 16-lane mask; all lanes for count ≥ 16, none for count ≤ 0.
-KB_INLINE __mmask16 lanes(long count)
-{
-    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1);
-}
-
 /// The dropout rule in the form the vector test uses: kept when (z >> 40) ≥ threshold = ceil(p · 2^24).
 typedef struct {
     int active;
@@ -357,7 +338,7 @@ KB_AVX512 static void pack_transposed(const float *x, long stride, long S, long 
         for (long d = 0; d < D; d += 16) {
             __m512 r[16];
             KB_UNROLL for (int i = 0; i < 16; i++)
-                r[i] = j + i < S ? _mm512_maskz_loadu_ps(lanes(D - d), x + (j + i) * stride + d) : _mm512_setzero_ps();
+                r[i] = j + i < S ? _mm512_maskz_loadu_ps(kb_lanes16(D - d), x + (j + i) * stride + d) : _mm512_setzero_ps();
             transpose16(r);
             float *tile = out + j / KEYS * KEYS * D + j % KEYS;
             for (long i = 0; i < 16 && d + i < D; i++)
@@ -374,7 +355,7 @@ KB_AVX512 static void pack_transposed(const float *x, long stride, long S, long 
 KB_INLINE KB_AVX512 void copy_padded(float *dst, const float *src, long D, float factor)
 {
     for (long e = 0; e < D; e += 16)
-        _mm512_storeu_ps(dst + e, _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes(D - e), src + e), _mm512_set1_ps(factor)));
+        _mm512_storeu_ps(dst + e, _mm512_mul_ps(_mm512_maskz_loadu_ps(kb_lanes16(D - e), src + e), _mm512_set1_ps(factor)));
 }
 
 /// x · y over (D).
@@ -382,7 +363,7 @@ KB_INLINE KB_AVX512 float dot_vector(const float *x, const float *y, long D)
 {
     __m512 sum = _mm512_setzero_ps();
     for (long e = 0; e < D; e += 16) {
-        __mmask16 m = lanes(D - e);
+        __mmask16 m = kb_lanes16(D - e);
         sum = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + e), _mm512_maskz_loadu_ps(m, y + e), sum);
     }
     return _mm512_reduce_add_ps(sum);
@@ -464,7 +445,7 @@ KB_INLINE KB_AVX512 __m512 mask_vector(const float *mask, long stride, long j, _
 /// not visible.
 KB_INLINE KB_AVX512 __m512 finish_scores(const kb_attention_problem *p, const query_row *row, long j, __m512 dot)
 {
-    __mmask16 seen = lanes(row->visible - j);
+    __mmask16 seen = kb_lanes16(row->visible - j);
     __m512 score = dot;
     if (row->mask != NULL)
         score = _mm512_add_ps(score, mask_vector(row->mask, p->mask_stride[3], j, seen));
@@ -477,7 +458,7 @@ KB_INLINE KB_AVX512 void product_tile(float *c, long ldc, const float *a, long a
                                       long ldb, long k, long width, const int rows, const int vectors)
 {
     __m512 acc[8][4];
-    __mmask16 last = lanes(width - 16 * (vectors - 1));
+    __mmask16 last = kb_lanes16(width - 16 * (vectors - 1));
     KB_UNROLL for (int i = 0; i < rows; i++)
         KB_UNROLL for (int v = 0; v < vectors; v++)
             acc[i][v] = _mm512_setzero_ps();
@@ -601,7 +582,7 @@ KB_AVX512 static void finish_forward(const running_softmax *state, const float *
         float shift = state->max[r] == -INFINITY ? 0.0f : state->max[r];
         __m512 inverse = _mm512_set1_ps(sum == 0.0f ? 0.0f : 1.0f / sum);
         for (long e = 0; e < D; e += 16)
-            _mm512_mask_storeu_ps(out + r * D + e, lanes(D - e),
+            _mm512_mask_storeu_ps(out + r * D + e, kb_lanes16(D - e),
                                   _mm512_mul_ps(_mm512_loadu_ps(acc + r * Dp + e), inverse));
         lse[r] = sum == 0.0f ? -INFINITY : shift + logf(sum);
     }
@@ -750,7 +731,7 @@ KB_AVX512 static void backward_block(const kb_attention_problem *p, const dropou
     __m512 scale = _mm512_set1_ps(p->scale);
     for (long r = 0; r < block.count; r++)
         for (long e = 0; e < D; e += 16)
-            _mm512_mask_storeu_ps(dq + r * D + e, lanes(D - e),
+            _mm512_mask_storeu_ps(dq + r * D + e, kb_lanes16(D - e),
                                   _mm512_mul_ps(_mm512_loadu_ps(scratch->dq + r * Dp + e), scale));
 }
 

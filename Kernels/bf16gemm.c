@@ -35,6 +35,7 @@
 
 #include "kiban_bf16.h"
 #include "kiban_kernels.h"
+#include "scratch.h"
 
 long kb_sgemm_bf16_block_length(long k)
 {
@@ -147,37 +148,7 @@ void kb_sgemm_bf16_scalar(int trans_a, int trans_b, long m, long n, long k, floa
 /// MR rows per A panel and register tile; MC rows of packed A per block; NC columns of packed B per block.
 enum { MR = 12, MC = 1536, NC = 512, PREFETCH = 16 };
 
-/// A growable, 64-byte aligned scratch buffer of words, one per thread and use (callers split work across threads).
-typedef struct {
-    uint32_t *data;
-    size_t capacity;
-} scratch;
-
-static _Thread_local scratch packed_a_buffer, packed_b_buffer;
-
-/// At least `count` words of `buffer`, or NULL when memory runs out.
-static uint32_t *reserve(scratch *buffer, size_t count)
-{
-    if (buffer->capacity >= count)
-        return buffer->data;
-    free(buffer->data);
-    size_t bytes = (count * sizeof(uint32_t) + 63) / 64 * 64;
-    buffer->data = aligned_alloc(64, bytes);
-    buffer->capacity = buffer->data == NULL ? 0 : count;
-    return buffer->data;
-}
-
-/// Lanes [0, count) of a 16-lane mask; all lanes for count ≥ 16, none for count ≤ 0.
-KB_INLINE __mmask16 lanes(long count)
-{
-    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1);
-}
-
-/// Lanes [0, count) of an 8-lane mask; all lanes for count ≥ 8, none for count ≤ 0.
-KB_INLINE __mmask8 lanes8(long count)
-{
-    return count >= 8 ? (__mmask8)0xFF : count <= 0 ? (__mmask8)0 : (__mmask8)((1u << count) - 1);
-}
+static _Thread_local kb_scratch packed_a_buffer, packed_b_buffer;
 
 /// In place, r[q] (word l) = r[l] (word q) for q, l < 8: an 8 × 8 transpose of words in AVX registers.
 KB_INLINE KB_BF16 void transpose8(__m256i r[8])
@@ -207,9 +178,9 @@ KB_INLINE KB_BF16 void pack_along_k(const float *src, long ld, long valid, long 
 {
     long pairs = (kc + 1) / 2;
     for (long l0 = 0; l0 < width; l0 += 8) {
-        __mmask8 columns = lanes8(width - l0);
+        __mmask8 columns = kb_lanes8(width - l0);
         for (long t0 = 0; t0 < pairs; t0 += 8) {
-            __mmask16 elements = lanes(kc - 2 * t0);
+            __mmask16 elements = kb_lanes16(kc - 2 * t0);
             __m256i r[8];
             KB_UNROLL for (int l = 0; l < 8; l++) {
                 _mm_prefetch((const char *)(src + (l0 + 8 + l) * ld + 2 * t0), _MM_HINT_T0);
@@ -233,7 +204,7 @@ KB_INLINE KB_BF16 __m512i pair_words(const float *src, long ld, long t, long kc,
 {
     const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7,
                                                 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    __mmask16 even = lanes(live), odd = 2 * t + 1 < kc ? even : 0;
+    __mmask16 even = kb_lanes16(live), odd = 2 * t + 1 < kc ? even : 0;
     _mm_prefetch((const char *)(src + (2 * t + PREFETCH) * ld), _MM_HINT_T0);
     _mm_prefetch((const char *)(src + (2 * t + PREFETCH + 1) * ld), _MM_HINT_T0);
     __m512 x = _mm512_maskz_loadu_ps(even, src + 2 * t * ld);
@@ -249,7 +220,7 @@ KB_INLINE KB_BF16 void pack_across_k(const float *src, long ld, long valid, long
     for (long t = 0; t < (kc + 1) / 2; t++)
         for (long l0 = 0; l0 < width; l0 += 16) {
             __m512i words = pair_words(src + l0, ld, t, kc, valid - l0);
-            _mm512_mask_storeu_epi32(out + t * width + l0, lanes(width - l0), words);
+            _mm512_mask_storeu_epi32(out + t * width + l0, kb_lanes16(width - l0), words);
         }
 }
 
@@ -258,7 +229,7 @@ KB_INLINE KB_BF16 void pack_across_k(const float *src, long ld, long valid, long
 KB_INLINE KB_BF16 void pack_four_panels_across_k(const float *src, long ld, long kc, uint32_t *out, long stride)
 {
     _Static_assert(MR == 12, "four panels of MR rows are three vectors");
-    __mmask16 row = lanes(MR);
+    __mmask16 row = kb_lanes16(MR);
     for (long t = 0; t < (kc + 1) / 2; t++) {
         __m512i v0 = pair_words(src, ld, t, kc, 16), v1 = pair_words(src + 16, ld, t, kc, 16);
         __m512i v2 = pair_words(src + 32, ld, t, kc, 16);
@@ -345,7 +316,7 @@ KB_INLINE KB_BF16 void tile(const uint32_t *a, const uint32_t *b, long pairs, co
             break;
         KB_UNROLL for (int v = 0; v < vectors; v++) {
             float *out = c + r * ldc + v * 16;
-            __mmask16 mask = lanes(cols - v * 16);
+            __mmask16 mask = kb_lanes16(cols - v * 16);
             __m512 result;
             if (!update.first_block)
                 result = _mm512_fmadd_ps(alpha, acc[r][v], _mm512_maskz_loadu_ps(mask, out));
@@ -396,8 +367,8 @@ KB_BF16 int kb_sgemm_bf16_avx512(int trans_a, int trans_b, long m, long n, long 
     }
     long block = kb_sgemm_bf16_block_length(k), pairs = block / 2;
     long mc_max = m < MC ? m : MC, nc_max = n < NC ? n : NC;
-    uint32_t *pa = reserve(&packed_a_buffer, (size_t)((mc_max + MR - 1) / MR * MR * pairs));
-    uint32_t *pb = reserve(&packed_b_buffer, (size_t)((nc_max + 31) / 32 * 32 * pairs));
+    uint32_t *pa = kb_scratch_reserve(&packed_a_buffer, (size_t)((mc_max + MR - 1) / MR * MR * pairs) * sizeof(uint32_t));
+    uint32_t *pb = kb_scratch_reserve(&packed_b_buffer, (size_t)((nc_max + 31) / 32 * 32 * pairs) * sizeof(uint32_t));
     if (pa == NULL || pb == NULL)
         return 0;
     for (long i0 = 0; i0 < m; i0 += MC) {

@@ -21,6 +21,7 @@
 #include <math.h>
 
 #include "kiban_kernels.h"
+#include "scratch.h"
 
 /// Longest k block; blocks are balanced, so k = 400 gives two of 200, not 384 + 16.
 enum { KC_MAX = 384 };
@@ -86,31 +87,7 @@ void kb_sgemm_scalar(int trans_a, int trans_b, long m, long n, long k, float alp
 /// MR rows per A panel and register tile; MC rows of packed A per block; NC columns of packed B per block.
 enum { MR = 12, MC = 1536, NC = 256 };
 
-/// A growable, 64-byte aligned scratch buffer, one per thread and use (callers split work across threads).
-typedef struct {
-    float *data;
-    size_t capacity;
-} scratch;
-
-static _Thread_local scratch packed_a_buffer, packed_b_buffer;
-
-/// At least `count` floats of `buffer`, or NULL when memory runs out.
-static float *reserve(scratch *buffer, size_t count)
-{
-    if (buffer->capacity >= count)
-        return buffer->data;
-    free(buffer->data);
-    size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
-    buffer->data = aligned_alloc(64, bytes);
-    buffer->capacity = buffer->data == NULL ? 0 : count;
-    return buffer->data;
-}
-
-/// Lanes [0, count) of a 16-lane mask; all lanes for count ≥ 16, none for count ≤ 0.
-KB_INLINE __mmask16 lanes(long count)
-{
-    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1);
-}
+static _Thread_local kb_scratch packed_a_buffer, packed_b_buffer;
 
 /// dst[j·ldd + i] = src[i·ld + j] for i, j < 8: an 8 × 8 transpose in AVX registers.
 KB_INLINE KB_AVX512 void transpose8(const float *src, long ld, float *dst, long ldd)
@@ -172,7 +149,7 @@ KB_AVX512 static void transpose_block(const float *src, long ld, long rows, long
 /// dst[0, count) = src[0, count) for count ≤ 32, by masked vector moves (a libc call costs more at these lengths).
 KB_INLINE KB_AVX512 void copy_short(float *dst, const float *src, long count)
 {
-    __mmask16 low = lanes(count), high = lanes(count - 16);
+    __mmask16 low = kb_lanes16(count), high = kb_lanes16(count - 16);
     _mm512_mask_storeu_ps(dst, low, _mm512_maskz_loadu_ps(low, src));
     if (high)
         _mm512_mask_storeu_ps(dst + 16, high, _mm512_maskz_loadu_ps(high, src + 16));
@@ -264,7 +241,7 @@ KB_INLINE KB_AVX512 void tile(const float *a, const float *b, long kc, const int
             break;
         KB_UNROLL for (int v = 0; v < vectors; v++) {
             float *out = c + r * ldc + v * 16;
-            __mmask16 mask = lanes(cols - v * 16);
+            __mmask16 mask = kb_lanes16(cols - v * 16);
             __m512 result;
             if (!update.first_block)
                 result = _mm512_fmadd_ps(alpha, acc[r][v], _mm512_maskz_loadu_ps(mask, out));
@@ -314,8 +291,8 @@ KB_AVX512 int kb_sgemm_avx512(int trans_a, int trans_b, long m, long n, long k, 
     }
     long block = kb_sgemm_block_length(k);
     long mc_max = m < MC ? m : MC, nc_max = n < NC ? n : NC;
-    float *pa = reserve(&packed_a_buffer, (size_t)((mc_max + MR - 1) / MR * MR * block));
-    float *pb = reserve(&packed_b_buffer, (size_t)((nc_max + 31) / 32 * 32 * block));
+    float *pa = kb_scratch_reserve(&packed_a_buffer, (size_t)((mc_max + MR - 1) / MR * MR * block) * sizeof(float));
+    float *pb = kb_scratch_reserve(&packed_b_buffer, (size_t)((nc_max + 31) / 32 * 32 * block) * sizeof(float));
     if (pa == NULL || pb == NULL)
         return 0;
     for (long i0 = 0; i0 < m; i0 += MC) {
