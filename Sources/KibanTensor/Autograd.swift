@@ -118,6 +118,15 @@ extension Tensor {
         }
     }
 
+    /// The buffer a backward pass may accumulate this tensor's gradient into directly, instead of
+    /// returning it: ``grad`` when this is a leaf that requires a gradient and already has a
+    /// contiguous one of its shape (a flat gradient buffer's view, as `ParameterBuffer` sets). A
+    /// backward that uses it returns nil for this input.
+    var leafGradientBuffer: Tensor? {
+        guard requiresGrad, gradNode == nil, let grad, grad.shape == shape, grad.isContiguous else { return nil }
+        return grad
+    }
+
     /// Adds `gradient` into ``grad``, allocating it on first use. An existing `grad` is updated
     /// in place, so a caller may point it into a flat gradient buffer beforehand.
     func accumulateLeafGradient(_ gradient: Tensor) {

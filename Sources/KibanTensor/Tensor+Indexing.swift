@@ -2,7 +2,9 @@
 extension Tensor {
     /// Picks slices along `axis` by index: result shape is shape[..<axis] + indices.shape +
     /// shape[(axis+1)...]. With `axis` 0 on an (V, C) table this is an embedding lookup.
-    /// The backward scatter-adds into a zero tensor of the input's shape.
+    /// The backward scatter-adds into a zero tensor of the input's shape, or, for a leaf with a
+    /// gradient buffer (an embedding table under `ParameterBuffer`), straight into that buffer: only
+    /// the rows that occur are touched.
     public func indexSelect(axis: Int, indices: IndexTensor) -> Tensor {
         let axis = Shape.normalize(axis: axis, rank: rank, op: "index_select", shape: shape)
         indices.checkRange(shape[axis], op: "index_select", axis: axis, of: shape)
@@ -19,9 +21,10 @@ extension Tensor {
                 }
             }
         }
-        return Tensor.record("index_select", inputs: [self], output: output) { [shape] gradient in
+        return Tensor.record("index_select", inputs: [self], output: output) { [shape, table = self] gradient in
             let dy = gradient.contiguousWithoutTape()
-            let dx = Tensor.zeros(shape)
+            let target = table.leafGradientBuffer
+            let dx = target ?? Tensor.zeros(shape)
             withExtendedLifetime(dy) {
                 let (g, d) = (dy.pointer, dx.pointer)
                 for o in 0..<outer {
@@ -31,7 +34,7 @@ extension Tensor {
                     }
                 }
             }
-            return [dx]
+            return [target == nil ? dx : nil]
         }
     }
 

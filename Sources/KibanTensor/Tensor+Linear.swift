@@ -2,7 +2,8 @@
 
 extension Tensor {
     /// y = x Wᵀ + b as one tape node: the bias is written into the output first and the GEMM
-    /// accumulates onto it (β = 1), and the backward produces dx, dW and db in one step.
+    /// accumulates onto it (β = 1), and the backward produces dx, dW and db in one step, adding dW
+    /// and db straight into the parameters' gradient buffers where they have them (β = 1 again).
     ///
     /// x: (…, K); weight: (D, K) as PyTorch stores it; bias: (D) or nil → (…, D).
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
@@ -38,27 +39,33 @@ extension Tensor {
                 }
                 var dw: Tensor?
                 if needsWeight {
-                    let result = Tensor.empty([outputs, inputs])
-                    gemm(.transpose, .noTranspose, outputs, inputs, rows, 1, (dy.pointer, outputs), (input.pointer, inputs), 0, result.pointer, inputs)
-                    dw = result
+                    let target = weight.leafGradientBuffer
+                    let result = target ?? Tensor.empty([outputs, inputs])
+                    gemm(
+                        .transpose, .noTranspose, outputs, inputs, rows, 1, (dy.pointer, outputs), (input.pointer, inputs),
+                        target == nil ? 0 : 1, result.pointer, inputs)
+                    dw = target == nil ? result : nil
                 }
                 gradients = [dx, dw]
-                if bias != nil {
-                    gradients.append(needsBias ? columnSums(dy.pointer, rows: rows, columns: outputs) : nil)
+                if let bias {
+                    gradients.append(needsBias ? columnSums(dy.pointer, rows: rows, columns: outputs, into: bias.leafGradientBuffer) : nil)
                 }
             }
             return gradients
         }
     }
 
-    /// Sums of each column of a (rows, columns) buffer, rows added in order (deterministic): (columns).
-    private static func columnSums(_ values: UnsafeMutablePointer<Float>, rows: Int, columns: Int) -> Tensor {
+    /// Sums of each column of a (rows, columns) buffer, rows added in order (deterministic): (columns);
+    /// added into `target` when given (nil is returned then).
+    private static func columnSums(_ values: UnsafeMutablePointer<Float>, rows: Int, columns: Int, into target: Tensor?) -> Tensor? {
         var sums = [Double](repeating: 0, count: columns)
         for row in 0..<rows {
             let line = values + row * columns
             for column in 0..<columns { sums[column] += Double(line[column]) }
         }
-        return Tensor(shape: [columns], values: sums.map(Float.init))
+        guard let target else { return Tensor(shape: [columns], values: sums.map(Float.init)) }
+        for column in 0..<columns { target.pointer[column] += Float(sums[column]) }
+        return nil
     }
 
     /// This matrix if its rows are unit-stride with a row stride of its width, else a contiguous copy.
