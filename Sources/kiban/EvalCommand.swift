@@ -38,7 +38,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Folder for results.json and predictions.")
     var output: String
 
-    @Option(help: "Padded tokens per forward pass.")
+    @Option(help: "Tokens per forward pass (packed ESM-2 batches count their tokens, padded ones sequences × the longest).")
     var tokensPerBatch = 16_384
 
     @Option(help: "Threads (0: KIBAN_NUM_THREADS, else all cores).")
