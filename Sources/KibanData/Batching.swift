@@ -20,6 +20,19 @@ public struct TokenBatch {
     public let indices: [Int]
 }
 
+extension TokenBatch {
+    /// The batch's real tokens packed back to back without padding: ids (1, N) in row order and
+    /// the packing (each row's real tokens, which `Batching.pad` puts first).
+    public func packed() -> (ids: IndexTensor, packing: SequencePacking) {
+        let (rows, width) = (ids.shape[0], ids.shape[1])
+        let lengths = mask.summed(axes: [1]).toArray().map { Int($0) }
+        var values: [Int] = []
+        values.reserveCapacity(lengths.reduce(0, +))
+        for row in 0..<rows { values += ids.values[(row * width)..<(row * width + lengths[row])] }
+        return (IndexTensor(shape: [1, values.count], values: values), SequencePacking(lengths: lengths))
+    }
+}
+
 /// Deterministic batching: length-bucketed, seeded shuffles, padding and the long-sequence policy.
 public enum Batching {
     /// Splits `indices` into batches of similar length: shuffle by `seed`, sort each window of

@@ -93,7 +93,8 @@ enum TaskModelBuilder {
             let model = EsmForMaskedLM(esmConfig, generator: generator)
             return maskedLanguageModel(TaskNetwork(module: model, encoder: model.esm, maskedLM: model), head: model,
                                        config: config, maskable: { $0 >= 4 && $0 < ProteinAlphabet.mask },
-                                       maskID: ProteinAlphabet.mask, randomTokens: 4..<24, batch: tokens) { model.esm($0, attentionMask: $1) }
+                                       maskID: ProteinAlphabet.mask, randomTokens: 4..<24, batch: tokens,
+                                       packedHidden: { model.esm(packed: $0, packing: $1) }) { model.esm($0, attentionMask: $1) }
         case .sequenceClassification, .sequenceRegression, .tokenClassification:
             let encoder = EsmModel(esmConfig, generator: generator)
             let model = EncoderWithHead(
@@ -178,18 +179,24 @@ enum TaskModelBuilder {
     }
 
     /// Masked-LM: 15 % of maskable tokens corrupted (80/10/10), loss on those positions (the head
-    /// runs only there). `hidden` gives the encoder's last hidden state (B, T, C) for ids and mask.
+    /// runs only there). `hidden` gives the encoder's last hidden state (B, T, C) for ids and mask;
+    /// `packedHidden`, where the encoder has it and `train.packing` is on, (1, N, C) for a batch
+    /// packed without padding. Padding is not maskable, so both layouts corrupt the same tokens.
     private static func maskedLanguageModel(
         _ network: TaskNetwork, head: MaskedLanguageModel, config: RunConfiguration, maskable: @escaping (Int) -> Bool, maskID: Int,
         randomTokens: Range<Int>, batch: @escaping ([Example], Bool, RandomGenerator) -> TokenBatch,
-        hidden: @escaping (IndexTensor, Tensor) -> Tensor
+        packedHidden: ((IndexTensor, SequencePacking) -> Tensor)? = nil, hidden: @escaping (IndexTensor, Tensor) -> Tensor
     ) -> TaskModel {
         let probability = config.task.maskProbability
+        let packedHidden = config.train.packing ? packedHidden : nil
         return TaskModel(network: network, metricKind: .languageModel) { examples, training, generator in
             let padded = batch(examples, training, generator)
+            let packed = packedHidden.map { _ in padded.packed() }
             let (inputs, labels) = MaskedLanguageModeling.corrupt(
-                padded.ids, maskable: maskable, maskID: maskID, randomTokens: randomTokens, probability: probability, generator: generator)
-            let loss = head.maskedLoss(hidden: hidden(inputs, padded.mask), labels: IndexTensor(shape: [labels.count], values: labels.values))
+                packed?.ids ?? padded.ids, maskable: maskable, maskID: maskID, randomTokens: randomTokens, probability: probability,
+                generator: generator)
+            let states = if let packedHidden, let packed { packedHidden(inputs, packed.packing) } else { hidden(inputs, padded.mask) }
+            let loss = head.maskedLoss(hidden: states, labels: IndexTensor(shape: [labels.count], values: labels.values))
             let masked = Double(labels.values.filter { $0 != -100 }.count)
             let statistics = TaskStatistics(lossSum: Double(loss.item()) * masked, weight: masked)
             return (loss, statistics, Int(padded.mask.sum().item()))
