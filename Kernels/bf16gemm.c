@@ -109,7 +109,7 @@ static float op_b(int trans, const float *b, long ldb, long k, long p, long j)
 }
 
 void kb_sgemm_bf16_scalar(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
-                          const float *b, long ldb, float beta, float *c, long ldc)
+                          const float *b, long ldb, float beta, float *c, long ldc, const kb_gemm_epilogue *epilogue)
 {
     long block = kb_sgemm_bf16_block_length(k);
     for (long i = 0; i < m; i++)
@@ -134,6 +134,7 @@ void kb_sgemm_bf16_scalar(int trans_a, int trans_b, long m, long n, long k, floa
                     *out = fmaf(beta, *out, alpha * s);
             }
         }
+    kb_gemm_epilogue_apply(epilogue, 0, 0, m, n, c, ldc);
 }
 
 // ---- AVX-512 BF16 ----
@@ -329,9 +330,10 @@ KB_INLINE KB_BF16 void tile(const uint32_t *a, const uint32_t *b, long pairs, co
     }
 }
 
-/// Every tile of a packed (rows × kc) A block against a packed (kc × cols) B block.
+/// Every tile of a packed (rows × kc) A block against a packed (kc × cols) B block; then, where `epilogue` is given
+/// (the last k block), the epilogue on each finished tile. c is C[row0, col0] of the call.
 KB_BF16 static void block_product(const uint32_t *pa, const uint32_t *pb, long rows, long cols, long kc, float *c,
-                                  long ldc, tile_update update)
+                                  long ldc, tile_update update, const kb_gemm_epilogue *epilogue, long row0, long col0)
 {
     long pairs = (kc + 1) / 2;
     for (long i = 0; i < rows; i += MR) {
@@ -344,6 +346,9 @@ KB_BF16 static void block_product(const uint32_t *pa, const uint32_t *pb, long r
                 tile(panel_a, panel_b, pairs, 2, c + i * ldc + j, ldc, tile_rows, tile_cols, update);
             else
                 tile(panel_a, panel_b, pairs, 1, c + i * ldc + j, ldc, tile_rows, tile_cols, update);
+            if (epilogue != NULL)
+                kb_gemm_epilogue_apply(epilogue, row0 + i, col0 + j, tile_rows < MR ? tile_rows : MR,
+                                       tile_cols < nr ? tile_cols : nr, c + i * ldc + j, ldc);
         }
     }
 }
@@ -357,12 +362,14 @@ static void scale_c(long m, long n, float beta, float *c, long ldc)
 }
 
 KB_BF16 int kb_sgemm_bf16_avx512(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a,
-                                 long lda, const float *b, long ldb, float beta, float *c, long ldc)
+                                 long lda, const float *b, long ldb, float beta, float *c, long ldc,
+                                 const kb_gemm_epilogue *epilogue)
 {
     if (m <= 0 || n <= 0)
         return 1;
     if (k <= 0) {
         scale_c(m, n, beta, c, ldc);
+        kb_gemm_epilogue_apply(epilogue, 0, 0, m, n, c, ldc);
         return 1;
     }
     long block = kb_sgemm_bf16_block_length(k), pairs = block / 2;
@@ -376,11 +383,12 @@ KB_BF16 int kb_sgemm_bf16_avx512(int trans_a, int trans_b, long m, long n, long 
         for (long p0 = 0; p0 < k; p0 += block) {
             long kc = k - p0 < block ? k - p0 : block;
             tile_update update = {alpha, beta, p0 == 0};
+            const kb_gemm_epilogue *last = p0 + kc == k ? epilogue : NULL;
             pack_a(trans_a, a, lda, i0, rows, p0, kc, pa);
             for (long j0 = 0; j0 < n; j0 += NC) {
                 long cols = n - j0 < NC ? n - j0 : NC;
                 pack_b(trans_b, b, ldb, p0, kc, j0, cols, pb);
-                block_product(pa, pb, rows, cols, kc, c + i0 * ldc + j0, ldc, update);
+                block_product(pa, pb, rows, cols, kc, c + i0 * ldc + j0, ldc, update, last, i0, j0);
             }
         }
     }
@@ -403,7 +411,7 @@ int kb_bf16_gemm_supported(void)
 
 /// A GEMM with kb_sgemm_bf16's arguments and result.
 typedef int (*gemm_fn)(int, int, long, long, long, float, const float *, long, const float *, long, float, float *,
-                       long);
+                       long, const kb_gemm_epilogue *);
 
 /// The fast path's GEMM where this CPU can run it, else NULL.
 static gemm_fn fast_gemm(void)
@@ -416,8 +424,8 @@ static gemm_fn fast_gemm(void)
 }
 
 int kb_sgemm_bf16(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
-                  const float *b, long ldb, float beta, float *c, long ldc)
+                  const float *b, long ldb, float beta, float *c, long ldc, const kb_gemm_epilogue *epilogue)
 {
     gemm_fn gemm = fast_gemm();
-    return gemm != NULL && gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return gemm != NULL && gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, epilogue);
 }

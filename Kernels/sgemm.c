@@ -50,7 +50,7 @@ static float op_b(int trans, const float *b, long ldb, long p, long j)
 // ---- scalar reference ----
 
 void kb_sgemm_scalar(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
-                     const float *b, long ldb, float beta, float *c, long ldc)
+                     const float *b, long ldb, float beta, float *c, long ldc, const kb_gemm_epilogue *epilogue)
 {
     long block = kb_sgemm_block_length(k);
     for (long i = 0; i < m; i++)
@@ -73,6 +73,7 @@ void kb_sgemm_scalar(int trans_a, int trans_b, long m, long n, long k, float alp
                     *out = fmaf(beta, *out, alpha * s);
             }
         }
+    kb_gemm_epilogue_apply(epilogue, 0, 0, m, n, c, ldc);
 }
 
 // ---- AVX-512 ----
@@ -254,9 +255,10 @@ KB_INLINE KB_AVX512 void tile(const float *a, const float *b, long kc, const int
     }
 }
 
-/// Every tile of a packed (rows × kc) A block against a packed (kc × cols) B block.
+/// Every tile of a packed (rows × kc) A block against a packed (kc × cols) B block; then, where `epilogue` is given
+/// (the last k block), the epilogue on each finished tile. c is C[row0, col0] of the call.
 KB_AVX512 static void block_product(const float *pa, const float *pb, long rows, long cols, long kc, float *c, long ldc,
-                                    tile_update update)
+                                    tile_update update, const kb_gemm_epilogue *epilogue, long row0, long col0)
 {
     for (long i = 0; i < rows; i += MR) {
         const float *panel_a = pa + i * kc;
@@ -268,6 +270,9 @@ KB_AVX512 static void block_product(const float *pa, const float *pb, long rows,
                 tile(panel_a, panel_b, kc, 2, c + i * ldc + j, ldc, tile_rows, tile_cols, update);
             else
                 tile(panel_a, panel_b, kc, 1, c + i * ldc + j, ldc, tile_rows, tile_cols, update);
+            if (epilogue != NULL)
+                kb_gemm_epilogue_apply(epilogue, row0 + i, col0 + j, tile_rows < MR ? tile_rows : MR,
+                                       tile_cols < nr ? tile_cols : nr, c + i * ldc + j, ldc);
         }
     }
 }
@@ -281,12 +286,14 @@ static void scale_c(long m, long n, float beta, float *c, long ldc)
 }
 
 KB_AVX512 int kb_sgemm_avx512(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
-                              const float *b, long ldb, float beta, float *c, long ldc)
+                              const float *b, long ldb, float beta, float *c, long ldc,
+                              const kb_gemm_epilogue *epilogue)
 {
     if (m <= 0 || n <= 0)
         return 1;
     if (k <= 0) {
         scale_c(m, n, beta, c, ldc);
+        kb_gemm_epilogue_apply(epilogue, 0, 0, m, n, c, ldc);
         return 1;
     }
     long block = kb_sgemm_block_length(k);
@@ -300,11 +307,12 @@ KB_AVX512 int kb_sgemm_avx512(int trans_a, int trans_b, long m, long n, long k, 
         for (long p0 = 0; p0 < k; p0 += block) {
             long kc = k - p0 < block ? k - p0 : block;
             tile_update update = {alpha, beta, p0 == 0};
+            const kb_gemm_epilogue *last = p0 + kc == k ? epilogue : NULL;
             pack_a(trans_a, a, lda, i0, rows, p0, kc, pa);
             for (long j0 = 0; j0 < n; j0 += NC) {
                 long cols = n - j0 < NC ? n - j0 : NC;
                 pack_b(trans_b, b, ldb, p0, kc, j0, cols, pb);
-                block_product(pa, pb, rows, cols, kc, c + i0 * ldc + j0, ldc, update);
+                block_product(pa, pb, rows, cols, kc, c + i0 * ldc + j0, ldc, update, last, i0, j0);
             }
         }
     }
@@ -313,11 +321,11 @@ KB_AVX512 int kb_sgemm_avx512(int trans_a, int trans_b, long m, long n, long k, 
 #endif
 
 int kb_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
-             long ldb, float beta, float *c, long ldc)
+             long ldb, float beta, float *c, long ldc, const kb_gemm_epilogue *epilogue)
 {
 #if defined(__x86_64__)
     if (kb_active_path() == KB_PATH_AVX512)
-        return kb_sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return kb_sgemm_avx512(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, epilogue);
 #endif
     return 0;
 }

@@ -1,6 +1,8 @@
 #ifndef KIBAN_BF16_H
 #define KIBAN_BF16_H
 
+#include "kiban_kernels.h"
+
 // ---- bf16 GEMM: float32 in and out, bf16 products, float32 accumulation ----
 //
 // Legend: as kb_sgemm (kiban_kernels.h): C = α·op(A)·op(B) + β·C on row-major matrices, op(A): (m, k), op(B): (k, n),
@@ -18,10 +20,10 @@
 // s = step(s, a[2t]·b[2t]), where step adds the exact product, rounds once to float32 (nearest even) and returns
 // a signed zero for a result whose rounding with unbounded exponent is below FLT_MIN (x86 flush-to-zero). The block's
 // s then meets C as in kb_sgemm: the first block stores α·s (β = 0) or fma(β, c, α·s), each later block
-// c = fma(α, s, c), in ordinary float32 arithmetic (no flushing). The fast path and the reference agree bit for bit
-// (checked on AMD Zen 5; NaN results are NaN on both, payloads may differ) in the default floating-point environment
-// (round to nearest, MXCSR flush-to-zero and denormals-are-zero off). Single-threaded: threads may run disjoint row
-// or column ranges of C (offset a, b and c accordingly).
+// c = fma(α, s, c), in ordinary float32 arithmetic (no flushing), then kb_sgemm's epilogue. The fast path and the
+// reference agree bit for bit (checked on AMD Zen 5; NaN results are NaN on both, payloads may differ) in the default
+// floating-point environment (round to nearest, MXCSR flush-to-zero and denormals-are-zero off). Single-threaded:
+// threads may run disjoint row or column ranges of C (offset a, b and c accordingly, and the epilogue's pointers).
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,16 +41,16 @@ int kb_bf16_gemm_supported(void);
 /// Runs the bf16 GEMM and returns 1; returns 0 with C untouched when kb_bf16_gemm_supported() is 0 (use kb_sgemm or
 /// BLAS in float32 then) or the packing buffers cannot be allocated.
 int kb_sgemm_bf16(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
-                  const float *b, long ldb, float beta, float *c, long ldc);
+                  const float *b, long ldb, float beta, float *c, long ldc, const kb_gemm_epilogue *epilogue);
 /// Readable reference of kb_sgemm_bf16 (runs on any CPU): the triple loop in the documented summation order, each
 /// VDPBF16PS step emulated with fmaf and the flush-to-zero rule.
 void kb_sgemm_bf16_scalar(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
-                          const float *b, long ldb, float beta, float *c, long ldc);
+                          const float *b, long ldb, float beta, float *c, long ldc, const kb_gemm_epilogue *epilogue);
 #if defined(__x86_64__)
 /// AVX-512 BF16 kb_sgemm_bf16 (operands rounded to bf16 while packing, 12 × 32 register tile of VDPBF16PS); 0 only
 /// when memory runs out. Call only where kb_path_supported(KB_PATH_AVX512) and the CPU's avx512bf16 flag say so.
 int kb_sgemm_bf16_avx512(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
-                         const float *b, long ldb, float beta, float *c, long ldc);
+                         const float *b, long ldb, float beta, float *c, long ldc, const kb_gemm_epilogue *epilogue);
 #endif
 
 #ifdef __cplusplus

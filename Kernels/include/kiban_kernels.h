@@ -243,6 +243,31 @@ void kb_int8_gemm_avx512_vnni(const int8_t *xq, const float *x_scales, const voi
                               const float *bias, float *y, long m, long n, long k);
 #endif
 
+// ---- GEMM epilogue ----
+//
+// What a GEMM does to C after its last k block, tile by tile while the tile is still in cache. i, j index the C of the
+// call (row-major, as its c and ldc). In this order:
+//   c[i, j] += residual[i·ldr + j]                     when residual is not NULL (the residual add of a transformer);
+//   activated[i·ld_activated + j] = GELU(c[i, j])      when activated is not NULL (erf form, or tanh when gelu_tanh
+//                                                      is 1; the same functions as kb_gelu_*_forward), C keeping
+//                                                      the pre-activation that the backward pass needs.
+// Each step is the one an unfused pass would do (c + r is r + c in IEEE arithmetic), so a fused GEMM equals the GEMM
+// followed by the separate add and GELU bit for bit.
+
+/// The epilogue of a GEMM; a NULL epilogue, or one with both pointers NULL, does nothing.
+typedef struct {
+    const float *residual;
+    long ldr;
+    float *activated;
+    long ld_activated;
+    int gelu_tanh;
+} kb_gemm_epilogue;
+
+/// Applies `epilogue` to the block of the call's C at rows [row, row + rows), columns [col, col + cols), where c
+/// points at C[row, col] with row stride ldc. Does nothing when epilogue is NULL.
+void kb_gemm_epilogue_apply(const kb_gemm_epilogue *epilogue, long row, long col, long rows, long cols, float *c,
+                            long ldc);
+
 // ---- float32 GEMM ----
 //
 // Legend: m rows of C, n columns, k the inner dimension; C = α·op(A)·op(B) + β·C on row-major matrices with
@@ -251,8 +276,9 @@ void kb_int8_gemm_avx512_vnni(const int8_t *xq, const float *x_scales, const voi
 // Summation order (both paths, every m and n, so a row's result does not depend on the rows computed with it): k is
 // cut into kb_sgemm_block_count(k) consecutive blocks of kb_sgemm_block_length(k) (the last may be shorter); each
 // block's s = Σ_p op(A)[i, p]·op(B)[p, j] is formed by FMAs in increasing p from 0; the first block stores α·s
-// (β = 0) or fma(β, c, α·s), each later block c = fma(α, s, c). The fast path and the reference therefore agree
-// bit for bit. Single-threaded: threads may run disjoint row or column ranges of C (offset a, b and c accordingly).
+// (β = 0) or fma(β, c, α·s), each later block c = fma(α, s, c); then the epilogue (NULL: none). The fast path and the
+// reference therefore agree bit for bit. Single-threaded: threads may run disjoint row or column ranges of C (offset
+// a, b and c accordingly, and the epilogue's pointers with c).
 
 /// Number of k blocks of the summation order (0 for k ≤ 0): ceil(k / 384).
 long kb_sgemm_block_count(long k);
@@ -261,15 +287,15 @@ long kb_sgemm_block_length(long k);
 /// Runs the fast GEMM of the active path and returns 1; returns 0 with C untouched when the active path has none
 /// (only KB_PATH_AVX512 has one: use BLAS otherwise) or its packing buffers cannot be allocated.
 int kb_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
-             long ldb, float beta, float *c, long ldc);
+             long ldb, float beta, float *c, long ldc, const kb_gemm_epilogue *epilogue);
 /// Readable reference of kb_sgemm: the triple loop in the documented summation order, with fmaf.
 void kb_sgemm_scalar(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
-                     const float *b, long ldb, float beta, float *c, long ldc);
+                     const float *b, long ldb, float beta, float *c, long ldc, const kb_gemm_epilogue *epilogue);
 #if defined(__x86_64__)
 /// AVX-512 kb_sgemm (packed panels, 12 × 32 register tile); 0 only when memory runs out. Call only where
 /// kb_path_supported(KB_PATH_AVX512) says so.
 int kb_sgemm_avx512(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
-                    const float *b, long ldb, float beta, float *c, long ldc);
+                    const float *b, long ldb, float beta, float *c, long ldc, const kb_gemm_epilogue *epilogue);
 #endif
 
 /// Runs an FMA-only loop of `path` on the calling thread for about `seconds` and returns its GFLOP/s (2 flops per

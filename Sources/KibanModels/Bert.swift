@@ -53,7 +53,7 @@ public final class BertResidualOutput: Module {
 
     /// LayerNorm(dropout(dense(x)) + residual).
     func callAsFunction(_ x: Tensor, residual: Tensor) -> Tensor {
-        layerNorm(dropout(dense(x)) + residual)
+        layerNorm(dropout.isActive ? dropout(dense(x)) + residual : dense(x, adding: residual))
     }
 }
 
@@ -89,7 +89,7 @@ public final class BertLayer: Module {
             heads: heads, keyValueHeads: heads, rotary: nil, keyPaddingMask: keyPaddingMask, causal: false,
             dropout: isTraining ? (attentionDropout, generator) : nil)
         let hidden = attentionOutput(attended, residual: x)
-        return output(intermediate(hidden).gelu(approximation: activation), residual: hidden)
+        return output(intermediate.gelu(hidden, approximation: activation), residual: hidden)
     }
 }
 

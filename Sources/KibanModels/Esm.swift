@@ -39,8 +39,9 @@ public final class EsmLayer: Module {
             query: selfAttention.query(normed), key: selfAttention.key(normed), value: selfAttention.value(normed),
             heads: heads, keyValueHeads: heads, rotary: rotary, keyPaddingMask: keyPaddingMask, causal: false,
             dropout: isTraining ? (attentionDropout, generator) : nil, packing: packing)
-        let hidden = x + dropout(attentionOutput(attended))
-        return hidden + dropout(output(intermediate(mlpNorm(hidden)).gelu()))
+        let hidden = dropout.isActive ? x + dropout(attentionOutput(attended)) : attentionOutput(attended, adding: x)
+        let inner = intermediate.gelu(mlpNorm(hidden))
+        return dropout.isActive ? hidden + dropout(output(inner)) : output(inner, adding: hidden)
     }
 }
 

@@ -105,7 +105,7 @@ extension EsmForMaskedLM: MaskedLanguageModel {
     public var encoder: HiddenStateEncoder { esm }
 
     public func logits(fromHidden hidden: Tensor) -> Tensor {
-        layerNorm(dense(hidden).gelu()).matmul(esm.wordEmbeddings.weight.value.transposed()) + bias.value
+        layerNorm(dense.gelu(hidden)).matmul(esm.wordEmbeddings.weight.value.transposed()) + bias.value
     }
 }
 
@@ -113,7 +113,7 @@ extension BertForMaskedLM: MaskedLanguageModel {
     public var encoder: HiddenStateEncoder { bert }
 
     public func logits(fromHidden hidden: Tensor) -> Tensor {
-        transformNorm(transform(hidden).gelu(approximation: activation))
+        transformNorm(transform.gelu(hidden, approximation: activation))
             .matmul(bert.embeddings.wordEmbeddings.weight.value.transposed()) + bias.value
     }
 }

@@ -64,6 +64,24 @@ public final class Linear: Module {
         }
         return base + adapter(x)
     }
+
+    /// self(x) + residual, the add done in the GEMM's epilogue while each tile is in cache (equal bit for
+    /// bit to the separate add); a separate add where an unmerged adapter or int8 weights run.
+    /// x: (…, C), residual: (…, D) → (…, D).
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor) -> Tensor {
+        guard runsPlainGEMM else { return residual + self(x) }
+        return Tensor.linear(x, weight: weight.value, bias: bias?.value, residual: residual)
+    }
+
+    /// GELU(self(x)), the GELU done in the GEMM's epilogue (equal bit for bit to the separate GELU);
+    /// a separate GELU where an unmerged adapter or int8 weights run. x: (…, C) → (…, D).
+    public func gelu(_ x: Tensor, approximation: GELUApproximation = .none) -> Tensor {
+        guard runsPlainGEMM else { return self(x).gelu(approximation: approximation) }
+        return Tensor.linearGELU(x, weight: weight.value, bias: bias?.value, approximation: approximation)
+    }
+
+    /// Whether the forward pass is the float GEMM alone (no int8 weights, no unmerged adapter).
+    private var runsPlainGEMM: Bool { quantized == nil && (isMerged || active == nil) }
 }
 
 /// A lookup table of V vectors of width C.
@@ -134,4 +152,8 @@ public final class Dropout: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         x.dropout(probability: probability, generator: generator, training: isTraining)
     }
+
+    /// Whether the forward pass changes its input (training with p > 0); where it does not, a layer
+    /// may fuse the residual add that follows into the preceding GEMM.
+    public var isActive: Bool { isTraining && probability > 0 }
 }

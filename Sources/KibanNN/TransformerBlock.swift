@@ -72,7 +72,7 @@ public final class FeedForward: Module {
 
     /// x: (B, T, C) → (B, T, C).
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        guard let gate else { return down(up(x).gelu()) }
+        guard let gate else { return down(up.gelu(x)) }
         let gated = gate(x)
         return down(gated * gated.sigmoid() * up(x))
     }

@@ -50,7 +50,31 @@ public enum GEMMPrecision: String, Codable, Sendable, CaseIterable {
     }
 }
 
-/// C = α·op(A)·op(B) + β·C for row-major single matrices; op(A): (m, k), op(B): (k, n).
+/// What a GEMM does to C once its sum is complete, tile by tile while the tile is in cache
+/// (`kb_gemm_epilogue`): C += residual, then activated = GELU(C) with C keeping the pre-activation.
+/// Each step equals the separate operation bit for bit.
+struct GEMMEpilogue {
+    /// A matrix of C's shape added to it: (pointer, leading dimension).
+    var residual: (UnsafePointer<Float>, Int)?
+    /// Where GELU(C) goes: (pointer, leading dimension), and the GELU form.
+    var activated: (UnsafeMutablePointer<Float>, Int, GELUApproximation)?
+
+    /// The kernel's epilogue for the block of C that starts at row `i`, column `j`.
+    func kernelEpilogue(row i: Int, column j: Int) -> kb_gemm_epilogue {
+        kb_gemm_epilogue(
+            residual: residual.map { $0.0 + i * $0.1 + j }, ldr: residual?.1 ?? 0,
+            activated: activated.map { $0.0 + i * $0.1 + j }, ld_activated: activated?.1 ?? 0,
+            gelu_tanh: activated?.2 == .tanh ? 1 : 0)
+    }
+
+    /// Applies the epilogue to C's block at `rows` × `columns` as a separate pass (the paths without a fused one).
+    func apply(rows: Range<Int>, columns: Range<Int>, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        var block = kernelEpilogue(row: rows.lowerBound, column: columns.lowerBound)
+        kb_gemm_epilogue_apply(&block, 0, 0, rows.count, columns.count, c + rows.lowerBound * ldc + columns.lowerBound, ldc)
+    }
+}
+
+/// C = α·op(A)·op(B) + β·C, then `epilogue`, for row-major single matrices; op(A): (m, k), op(B): (k, n).
 /// Operands are (pointer, leading dimension) pairs; when β = 0, C is not read.
 ///
 /// Where the CPU has AVX-512, Kiban's own kernel runs it (`kb_sgemm` in `Kernels/sgemm.c`), split
@@ -61,18 +85,19 @@ public enum GEMMPrecision: String, Codable, Sendable, CaseIterable {
 func gemm(
     _ transposeA: GEMMTranspose, _ transposeB: GEMMTranspose, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
     _ a: (UnsafeMutablePointer<Float>, Int), _ b: (UnsafeMutablePointer<Float>, Int), _ beta: Float,
-    _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, epilogue: GEMMEpilogue? = nil
 ) {
     guard m > 0 && n > 0 else { return }
     guard k > 0 else {
         for row in 0..<m {
             for column in 0..<n { c[row * ldc + column] = beta == 0 ? 0 : beta * c[row * ldc + column] }
         }
+        epilogue?.apply(rows: 0..<m, columns: 0..<n, c: c, ldc: ldc)
         return
     }
     let problem = GEMMProblem(
         precision: GEMMPrecision.current, transposeA: transposeA, transposeB: transposeB, alpha: alpha, a: a.0, lda: a.1, b: b.0, ldb: b.1, beta: beta,
-        c: c, ldc: ldc, k: k)
+        c: c, ldc: ldc, k: k, epilogue: epilogue)
     guard GEMMBackend.active == .kiban else {
         problem.runBLAS(rows: 0..<m, columns: 0..<n)
         return
@@ -104,6 +129,7 @@ private struct GEMMProblem {
     let beta: Float
     let c: UnsafeMutablePointer<Float>, ldc: Int
     let k: Int
+    let epilogue: GEMMEpilogue?
 
     /// Pointers to the first element of op(A)'s `rows`, op(B)'s `columns` and C's block.
     private func offsets(rows: Range<Int>, columns: Range<Int>) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
@@ -119,12 +145,21 @@ private struct GEMMProblem {
     func run(rows: Range<Int>, columns: Range<Int>) {
         let (blockA, blockB, blockC) = offsets(rows: rows, columns: columns)
         let (m, n, ta, tb) = (rows.count, columns.count, transposeA.flag, transposeB.flag)
-        if precision == .bfloat16 && kb_sgemm_bf16(ta, tb, m, n, k, alpha, blockA, lda, blockB, ldb, beta, blockC, ldc) == 1 {
-            return
+        let kernel = { (fused: UnsafePointer<kb_gemm_epilogue>?) -> Bool in
+            if precision == .bfloat16
+                && kb_sgemm_bf16(ta, tb, m, n, k, alpha, blockA, lda, blockB, ldb, beta, blockC, ldc, fused) == 1
+            {
+                return true
+            }
+            return kb_sgemm(ta, tb, m, n, k, alpha, blockA, lda, blockB, ldb, beta, blockC, ldc, fused) == 1
         }
-        if kb_sgemm(ta, tb, m, n, k, alpha, blockA, lda, blockB, ldb, beta, blockC, ldc) == 0 {
-            runBLAS(rows: rows, columns: columns)
+        let ran: Bool
+        if var fused = epilogue?.kernelEpilogue(row: rows.lowerBound, column: columns.lowerBound) {
+            ran = kernel(&fused)
+        } else {
+            ran = kernel(nil)
         }
+        if !ran { runBLAS(rows: rows, columns: columns) }
     }
 
     /// The block of C at `rows` × `columns` with OpenBLAS.
@@ -134,5 +169,6 @@ private struct GEMMProblem {
         cblas_sgemm(
             CblasRowMajor, transposeA.cblas, transposeB.cblas, Int32(rows.count), Int32(columns.count), Int32(k), alpha,
             blockA, Int32(lda), blockB, Int32(ldb), beta, blockC, Int32(ldc))
+        epilogue?.apply(rows: rows, columns: columns, c: c, ldc: ldc)
     }
 }

@@ -120,7 +120,7 @@ private func bf16Scalar(
     _ ta: Int32, _ tb: Int32, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: UnsafePointer<Float>?, _ lda: Int,
     _ b: UnsafePointer<Float>?, _ ldb: Int, _ beta: Float, _ c: UnsafeMutablePointer<Float>?, _ ldc: Int
 ) {
-    kb_sgemm_bf16_scalar(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    kb_sgemm_bf16_scalar(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
 
 /// kb_sgemm_scalar, the float32 GEMM, as an SGEMMProblem kernel.
@@ -128,7 +128,7 @@ private func float32Scalar(
     _ ta: Int32, _ tb: Int32, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: UnsafePointer<Float>?, _ lda: Int,
     _ b: UnsafePointer<Float>?, _ ldb: Int, _ beta: Float, _ c: UnsafeMutablePointer<Float>?, _ ldc: Int
 ) {
-    kb_sgemm_scalar(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    kb_sgemm_scalar(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
 
 /// kb_sgemm_bf16, the dispatcher, as an SGEMMProblem kernel that must run.
@@ -136,7 +136,7 @@ private func bf16Dispatcher(
     _ ta: Int32, _ tb: Int32, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: UnsafePointer<Float>?, _ lda: Int,
     _ b: UnsafePointer<Float>?, _ ldb: Int, _ beta: Float, _ c: UnsafeMutablePointer<Float>?, _ ldc: Int
 ) {
-    precondition(kb_sgemm_bf16(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 1, "kb_sgemm_bf16 did not run")
+    precondition(kb_sgemm_bf16(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil) == 1, "kb_sgemm_bf16 did not run")
 }
 
 #if arch(x86_64)
@@ -146,7 +146,7 @@ private func bf16AVX512(
     _ b: UnsafePointer<Float>?, _ ldb: Int, _ beta: Float, _ c: UnsafeMutablePointer<Float>?, _ ldc: Int
 ) {
     precondition(
-        kb_sgemm_bf16_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 1,
+        kb_sgemm_bf16_avx512(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil) == 1,
         "kb_sgemm_bf16_avx512 could not allocate its packing buffers")
 }
 #endif
@@ -316,7 +316,7 @@ private func withActivePath<Result>(_ path: kb_path, _ body: () -> Result) -> Re
             let declined = withActivePath(KB_PATH_AVX2) { () -> Bool in
                 var c = problem.c
                 let ran = kb_sgemm_bf16(
-                    0, 1, 5, 7, 9, 1, problem.a, problem.lda, problem.b, problem.ldb, 0.5, &c, problem.ldc)
+                    0, 1, 5, 7, 9, 1, problem.a, problem.lda, problem.b, problem.ldb, 0.5, &c, problem.ldc, nil)
                 return kb_bf16_gemm_supported() == 0 && ran == 0 && c.map(\.bitPattern) == problem.c.map(\.bitPattern)
             }
             #expect(declined, "on the avx2 path kb_sgemm_bf16 must say it is unsupported, return 0 and leave C alone")

@@ -83,14 +83,14 @@ private func scalarKernel(
     _ ta: Int32, _ tb: Int32, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: UnsafePointer<Float>?, _ lda: Int,
     _ b: UnsafePointer<Float>?, _ ldb: Int, _ beta: Float, _ c: UnsafeMutablePointer<Float>?, _ ldc: Int
 ) {
-    kb_sgemm_scalar(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    kb_sgemm_scalar(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
 
 private func fastKernel(
     _ ta: Int32, _ tb: Int32, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: UnsafePointer<Float>?, _ lda: Int,
     _ b: UnsafePointer<Float>?, _ ldb: Int, _ beta: Float, _ c: UnsafeMutablePointer<Float>?, _ ldc: Int
 ) {
-    precondition(kb_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 1, "kb_sgemm did not run")
+    precondition(kb_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil) == 1, "kb_sgemm did not run")
 }
 
 /// Bit patterns, so NaN compares equal to NaN at the same place.
@@ -176,7 +176,7 @@ private func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
             let problem = SGEMMProblem(m: 5, n: 7, k: 9, transA: false, transB: true, beta: 0)
             let untouched = withPath(KB_PATH_AVX2) { () -> Bool in
                 var c = problem.c
-                let ran = kb_sgemm(0, 1, 5, 7, 9, 1, problem.a, problem.lda, problem.b, problem.ldb, 0, &c, problem.ldc)
+                let ran = kb_sgemm(0, 1, 5, 7, 9, 1, problem.a, problem.lda, problem.b, problem.ldb, 0, &c, problem.ldc, nil)
                 return ran == 0 && bits(c) == bits(problem.c)
             }
             #expect(untouched, "kb_sgemm must leave C alone and return 0 off the AVX-512 path")

@@ -40,4 +40,37 @@ struct GEMMTests {
             #expect(alone == Array(twoThreads[(rows.lowerBound * n)..<(rows.upperBound * n)]), "\(shape): rows computed alone differ")
         }
     }
+
+    /// The residual add and GELU done in the GEMM's epilogue equal the separate operations bit for bit,
+    /// forward and backward, on row and column splits over threads, with k above one summation block,
+    /// in every precision this CPU runs.
+    @Test(arguments: [[700, 50, 300], [60, 400, 1000], [257, 1000, 129]], [GELUApproximation.none, .tanh])
+    func fusedEpiloguesEqualSeparateOperations(_ shape: [Int], _ approximation: GELUApproximation) {
+        let (rows, inputs, outputs) = (shape[0], shape[1], shape[2])
+        let generator = RandomGenerator(seed: 5)
+        let x = Tensor.randn([rows, inputs], generator: generator)
+        let weight = Tensor.randn([outputs, inputs], scale: 0.1, generator: generator)
+        let bias = Tensor.randn([outputs], generator: generator)
+        let residual = Tensor.randn([rows, outputs], generator: generator)
+        let upstream = Tensor.randn([rows, outputs], generator: generator)
+        /// The output and the gradients of x, weight, bias and residual of `layer`.
+        func run(_ layer: (Tensor, Tensor, Tensor, Tensor) -> Tensor) -> [[Float]] {
+            let leaves = [x, weight, bias, residual].map { Tensor(shape: $0.shape, values: $0.toArray(), requiresGrad: true) }
+            let output = layer(leaves[0], leaves[1], leaves[2], leaves[3])
+            (output * upstream).sum().backward()
+            return [output.toArray()] + leaves.map { $0.grad?.toArray() ?? [] }
+        }
+        for precision in GEMMPrecision.allCases where precision.isSupported {
+            GEMMPrecision.with(precision) {
+                let added = run { Tensor.linear($0, weight: $1, bias: $2, residual: $3) }
+                let addedSeparately = run { Tensor.linear($0, weight: $1, bias: $2) + $3 }
+                #expect(added == addedSeparately, "\(shape) \(precision): residual epilogue")
+                let activated = run { x, w, b, r in Tensor.linearGELU(x, weight: w, bias: b, approximation: approximation) + r }
+                let activatedSeparately = run { x, w, b, r in
+                    Tensor.linear(x, weight: w, bias: b).gelu(approximation: approximation) + r
+                }
+                #expect(activated == activatedSeparately, "\(shape) \(precision): GELU epilogue")
+            }
+        }
+    }
 }

@@ -44,6 +44,15 @@ enum GradientCases {
         .init("linear of transposed input (4, 3)ᵀ without bias", shapes: [[4, 3], [2, 4]]) {
             Tensor.linear($0[0].transposed(), weight: $0[1], bias: nil)
         },
+        .init("linear with residual (2, 3, 4) by (5, 4), bias, residual (2, 3, 5)", shapes: [[2, 3, 4], [5, 4], [5], [2, 3, 5]]) {
+            Tensor.linear($0[0], weight: $0[1], bias: $0[2], residual: $0[3])
+        },
+        .init("linear GELU erf (3, 4) by (6, 4) and bias", shapes: [[3, 4], [6, 4], [6]], scale: 2) {
+            Tensor.linearGELU($0[0], weight: $0[1], bias: $0[2])
+        },
+        .init("linear GELU tanh of transposed input (4, 3)ᵀ by (5, 4)", shapes: [[4, 3], [5, 4]], scale: 2) {
+            Tensor.linearGELU($0[0].transposed(), weight: $0[1], bias: nil, approximation: .tanh)
+        },
         .init("matmul transposed (4, 3)ᵀ @ (5, 4)ᵀ", shapes: [[4, 3], [5, 4]]) {
             $0[0].transposed().matmul($0[1].transposed())
         },
