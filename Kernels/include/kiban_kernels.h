@@ -243,6 +243,47 @@ void kb_int8_gemm_avx512_vnni(const int8_t *xq, const float *x_scales, const voi
                               const float *bias, float *y, long m, long n, long k);
 #endif
 
+// ---- elementwise, dropout, sums, cross-entropy (elementwise.c) ----
+//
+// Plain loops over a range the caller chooses, so callers split the work over threads; every element's result is
+// the same whatever the split.
+
+/// The binary operations of kb_binary.
+typedef enum { KB_BINARY_ADD, KB_BINARY_SUB, KB_BINARY_MUL, KB_BINARY_DIV } kb_binary_op;
+/// y[i] = a[i·a_step] op b[i·b_step] for i < n (a step of 0 broadcasts one value). y: (n), contiguous.
+void kb_binary(kb_binary_op op, const float *a, long a_step, const float *b, long b_step, float *y, long n);
+
+/// The unary operations of kb_unary; s is the scalar of ADD_SCALAR, MUL_SCALAR and POW (the exponent).
+typedef enum {
+    KB_UNARY_NEG, KB_UNARY_ADD_SCALAR, KB_UNARY_MUL_SCALAR, KB_UNARY_EXP, KB_UNARY_LOG, KB_UNARY_SQRT, KB_UNARY_TANH,
+    KB_UNARY_SIGMOID, KB_UNARY_RELU, KB_UNARY_ABS, KB_UNARY_POW
+} kb_unary_op;
+/// y[i] = op(x[i·x_step]) for i < n, with libm's float functions (expf, logf, sqrtf, tanhf, powf); sigmoid is
+/// 1 / (1 + expf(−x)), relu max(x, 0). y: (n), contiguous.
+void kb_unary(kb_unary_op op, const float *x, long x_step, float s, float *y, long n);
+
+/// Inverted dropout of n elements whose linear indices start at first_index: y[i] = x[i] / (1 − p) where
+/// kb_attention_keep(seed, first_index + i, p) keeps it, else 0 (the counter-based rule of the attention kernel, so
+/// a mask can be made in parallel pieces and remade in the backward pass instead of stored). 0 ≤ p < 1.
+void kb_dropout(const float *x, float *y, long n, uint64_t seed, uint64_t first_index, float p);
+
+/// Sums over the middle axis of a contiguous x (outer, reduced, inner), for the first `columns` ≤ inner positions of
+/// the inner axis (offset x and out to start elsewhere): out[o·inner + c] = Σ_r x[(o·reduced + r)·inner + c], added
+/// in Double in increasing r, then rounded to float; with accumulate = 1 the sum is added to out's value instead.
+void kb_sum_axis(const float *x, long outer, long reduced, long inner, long columns, float *out, int accumulate);
+
+/// Cross-entropy terms of `rows` rows of log-probabilities logp (rows, classes) against targets (rows), with class
+/// weights w (NULL: all 1) and label smoothing ε: row_loss[i] = (1 − ε)·w[yᵢ]·(−logp[i, yᵢ]) + ε/C·Σ_c w[c]·(−logp[i, c])
+/// and row_weight[i] = w[yᵢ], in Double; both 0 where yᵢ = ignore_index.
+void kb_cross_entropy_rows(const float *logp, const long *targets, long rows, long classes, const double *weights,
+                           double smoothing, long ignore_index, double *row_loss, double *row_weight);
+/// The gradient of the mean cross-entropy times the upstream gradient, scale = upstream / Σᵢ w[yᵢ]:
+/// dx[i, c] = scale·((1 − ε)·w[yᵢ]·(p − [c = yᵢ]) + ε/C·(weight_sum·p − w[c])) with p = exp(logp[i, c]), in float;
+/// rows with yᵢ = ignore_index are 0. dx: (rows, classes).
+void kb_cross_entropy_backward_rows(const float *logp, const long *targets, long rows, long classes,
+                                    const double *weights, double weight_sum, double smoothing, long ignore_index,
+                                    double scale, float *dx);
+
 // ---- GEMM epilogue ----
 //
 // What a GEMM does to C after its last k block, tile by tile while the tile is still in cache. i, j index the C of the

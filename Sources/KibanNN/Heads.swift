@@ -21,6 +21,24 @@ public enum Pooling: String, Codable, Sendable {
             return (hidden * weights).summed(axes: [1]) / weights.summed(axes: [1])
         }
     }
+
+    /// hidden: (1, N, C), sequences packed back to back as `packing` says → (B, C), the pooling of
+    /// each sequence alone (the first token's row, or the mean of its rows as one matrix product).
+    public func callAsFunction(packed hidden: Tensor, packing: SequencePacking) -> Tensor {
+        let rows = hidden.reshaped([packing.tokens, hidden.shape[hidden.rank - 1]])
+        switch self {
+        case .first:
+            return rows.indexSelect(axis: 0, indices: IndexTensor(shape: [packing.count], values: (0..<packing.count).map { packing.range($0).lowerBound }))
+        case .mean:
+            let weights = Tensor.zeros([packing.count, packing.tokens])
+            for index in 0..<packing.count {
+                let tokens = packing.range(index)
+                let share = 1 / Float(tokens.count)
+                for token in tokens { weights.pointer[index * packing.tokens + token] = share }
+            }
+            return weights.matmul(rows)
+        }
+    }
 }
 
 /// Pooling, dropout and a linear layer: sequence classification (L classes) or regression (L = 1).
@@ -40,6 +58,11 @@ public final class SequenceHead: Module {
     /// hidden: (B, T, C), mask: (B, T) → (B, L).
     public func callAsFunction(_ hidden: Tensor, mask: Tensor?) -> Tensor {
         projection(dropout(pooling(hidden, mask: mask)))
+    }
+
+    /// hidden: (1, N, C), B sequences packed without padding as `packing` says → (B, L).
+    public func callAsFunction(packed hidden: Tensor, packing: SequencePacking) -> Tensor {
+        projection(dropout(pooling(packed: hidden, packing: packing)))
     }
 }
 

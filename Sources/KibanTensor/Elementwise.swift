@@ -1,9 +1,15 @@
+import KibanKernels
+
 /// The strided iteration engine behind every elementwise operation.
 ///
 /// Outputs are freshly allocated and contiguous; inputs may be any view (transposed, sliced,
 /// broadcast with zero strides). Adjacent axes that are contiguous for every operand are merged
-/// first, so contiguous inputs run as one flat loop the compiler can vectorise.
+/// first, so contiguous inputs run as one flat loop. Rows are split over threads; the arithmetic
+/// ops run the C loops of `Kernels/elementwise.c` (`kb_binary`, `kb_unary`).
 enum Elementwise {
+    /// Elements below which a task is not worth handing to another thread.
+    static let elementsPerTask = 32_768
+
     /// Merges axes that can be walked as one and drops size-1 axes.
     /// Returns the reduced shape and the matching strides for each operand.
     static func coalesce(shape: [Int], strides: [[Int]]) -> (shape: [Int], strides: [[Int]]) {
@@ -27,36 +33,51 @@ enum Elementwise {
     }
 
     /// Calls `body(rowIndex, offsets, length, innerStrides)` for each innermost row of `shape`,
-    /// where `offsets[i]` is operand i's storage offset of the row's first element.
-    /// Rows are visited in row-major order; `rowIndex * length` is the row's position in a
-    /// contiguous output.
+    /// where `offsets[i]` is operand i's storage offset of the row's first element; `rowIndex * length`
+    /// is the row's position in a contiguous output. Serial rows are visited in row-major order;
+    /// `parallel` rows are split over threads in contiguous ranges (each row must then touch only
+    /// its own output).
     @inline(__always)
     static func forEachRow(
-        shape: [Int], strides: [[Int]], offsets: [Int],
+        shape: [Int], strides: [[Int]], offsets: [Int], parallel: Bool = false,
         _ body: (_ row: Int, _ offsets: UnsafeBufferPointer<Int>, _ length: Int, _ innerStrides: UnsafeBufferPointer<Int>) -> Void
     ) {
         let (shape, strides) = coalesce(shape: shape, strides: strides)
+        guard Shape.count(shape) > 0 else { return }
         let operands = strides.count
         let inner = shape.count - 1
         let length = shape[inner]
-        let rows = Shape.count(shape) / max(length, 1)
-        guard Shape.count(shape) > 0 else { return }
-        var index = [Int](repeating: 0, count: inner)
-        var current = offsets
+        let rows = Shape.count(shape) / Swift.max(length, 1)
         let innerStrides = strides.map { $0[inner] }
-        innerStrides.withUnsafeBufferPointer { innerBuffer in
-            for row in 0..<rows {
-                current.withUnsafeBufferPointer { body(row, $0, length, innerBuffer) }
-                var axis = inner - 1
-                while axis >= 0 {
-                    index[axis] += 1
-                    for operand in 0..<operands { current[operand] += strides[operand][axis] }
-                    if index[axis] < shape[axis] { break }
-                    for operand in 0..<operands { current[operand] -= strides[operand][axis] * shape[axis] }
-                    index[axis] = 0
-                    axis -= 1
+        func visit(_ range: Range<Int>) {
+            // The outer index of the range's first row, and each operand's offset there.
+            var index = [Int](repeating: 0, count: inner)
+            var current = offsets
+            var remainder = range.lowerBound
+            for axis in stride(from: inner - 1, through: 0, by: -1) {
+                index[axis] = remainder % shape[axis]
+                remainder /= shape[axis]
+                for operand in 0..<operands { current[operand] += index[axis] * strides[operand][axis] }
+            }
+            innerStrides.withUnsafeBufferPointer { innerBuffer in
+                for row in range {
+                    current.withUnsafeBufferPointer { body(row, $0, length, innerBuffer) }
+                    var axis = inner - 1
+                    while axis >= 0 {
+                        index[axis] += 1
+                        for operand in 0..<operands { current[operand] += strides[operand][axis] }
+                        if index[axis] < shape[axis] { break }
+                        for operand in 0..<operands { current[operand] -= strides[operand][axis] * shape[axis] }
+                        index[axis] = 0
+                        axis -= 1
+                    }
                 }
             }
+        }
+        if parallel {
+            Threading.parallelFor(rows, minimumPerTask: Swift.max(1, elementsPerTask / Swift.max(length, 1)), visit)
+        } else {
+            visit(0..<rows)
         }
     }
 
@@ -66,7 +87,7 @@ enum Elementwise {
         let output = Tensor.empty(x.shape)
         let y = output.pointer
         let source = x.storage.pointer
-        forEachRow(shape: x.shape, strides: [x.strides], offsets: [x.offset]) { row, offsets, length, strides in
+        forEachRow(shape: x.shape, strides: [x.strides], offsets: [x.offset], parallel: true) { row, offsets, length, strides in
             let out = y + row * length
             let input = source + offsets[0]
             if strides[0] == 1 {
@@ -88,7 +109,7 @@ enum Elementwise {
         let aStrides = Shape.broadcastStrides(shape: a.shape, strides: a.strides, to: shape)
         let bStrides = Shape.broadcastStrides(shape: b.shape, strides: b.strides, to: shape)
         let aBase = a.storage.pointer, bBase = b.storage.pointer
-        forEachRow(shape: shape, strides: [aStrides, bStrides], offsets: [a.offset, b.offset]) {
+        forEachRow(shape: shape, strides: [aStrides, bStrides], offsets: [a.offset, b.offset], parallel: true) {
             row, offsets, length, strides in
             let out = z + row * length
             let x = aBase + offsets[0], y = bBase + offsets[1]
@@ -111,11 +132,36 @@ enum Elementwise {
         let operands = [a, b, c]
         let strides = operands.map { Shape.broadcastStrides(shape: $0.shape, strides: $0.strides, to: shape) }
         let (pa, pb, pc) = (a.storage.pointer, b.storage.pointer, c.storage.pointer)
-        forEachRow(shape: shape, strides: strides, offsets: operands.map(\.offset)) { row, offsets, length, inner in
+        forEachRow(shape: shape, strides: strides, offsets: operands.map(\.offset), parallel: true) { row, offsets, length, inner in
             let out = w + row * length
             for i in 0..<length {
                 out[i] = f(pa[offsets[0] + i * inner[0]], pb[offsets[1] + i * inner[1]], pc[offsets[2] + i * inner[2]])
             }
+        }
+        return output
+    }
+
+    /// a op b with broadcasting by the C loop `kb_binary`; contiguous with the broadcast shape.
+    static func binary(_ a: Tensor, _ b: Tensor, _ kernel: kb_binary_op, op: String) -> Tensor {
+        let shape = a.shape == b.shape ? a.shape : Shape.broadcast(a.shape, b.shape, op: op)
+        let output = Tensor.empty(shape)
+        let z = output.pointer
+        let aStrides = Shape.broadcastStrides(shape: a.shape, strides: a.strides, to: shape)
+        let bStrides = Shape.broadcastStrides(shape: b.shape, strides: b.strides, to: shape)
+        let aBase = a.storage.pointer, bBase = b.storage.pointer
+        forEachRow(shape: shape, strides: [aStrides, bStrides], offsets: [a.offset, b.offset], parallel: true) {
+            row, offsets, length, strides in
+            kb_binary(kernel, aBase + offsets[0], strides[0], bBase + offsets[1], strides[1], z + row * length, length)
+        }
+        return output
+    }
+
+    /// op(x) (with scalar `s` where the op takes one) by the C loop `kb_unary`; contiguous with x's shape.
+    static func unary(_ x: Tensor, _ kernel: kb_unary_op, _ s: Float = 0) -> Tensor {
+        let output = Tensor.empty(x.shape)
+        let y = output.pointer, source = x.storage.pointer
+        forEachRow(shape: x.shape, strides: [x.strides], offsets: [x.offset], parallel: true) { row, offsets, length, strides in
+            kb_unary(kernel, source + offsets[0], strides[0], s, y + row * length, length)
         }
         return output
     }

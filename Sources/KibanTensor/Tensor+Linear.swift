@@ -90,14 +90,9 @@ extension Tensor {
     /// Sums of each column of a (rows, columns) buffer, rows added in order (deterministic): (columns);
     /// added into `target` when given (nil is returned then).
     private static func columnSums(_ values: UnsafeMutablePointer<Float>, rows: Int, columns: Int, into target: Tensor?) -> Tensor? {
-        var sums = [Double](repeating: 0, count: columns)
-        for row in 0..<rows {
-            let line = values + row * columns
-            for column in 0..<columns { sums[column] += Double(line[column]) }
-        }
-        guard let target else { return Tensor(shape: [columns], values: sums.map(Float.init)) }
-        for column in 0..<columns { target.pointer[column] += Float(sums[column]) }
-        return nil
+        let sums = target ?? Tensor.empty([columns])
+        sumAxis(values, outer: 1, reduced: rows, inner: columns, into: sums.pointer, accumulate: target != nil)
+        return target == nil ? sums : nil
     }
 
     /// This matrix if its rows are unit-stride with a row stride of its width, else a contiguous copy.

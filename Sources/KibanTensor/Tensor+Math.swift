@@ -1,10 +1,11 @@
 import Foundation
+import KibanKernels
 
 /// Elementwise functions. Each backward uses the saved input or output, whichever is cheaper.
 extension Tensor {
     /// eˣ.
     public func exp() -> Tensor {
-        let output = Elementwise.map(self) { Foundation.exp($0) }
+        let output = Elementwise.unary(self, KB_UNARY_EXP)
         return Tensor.record("exp", inputs: [self], output: output) { [y = output.detached()] gradient in
             [gradient * y]
         }
@@ -12,13 +13,13 @@ extension Tensor {
 
     /// Natural logarithm.
     public func log() -> Tensor {
-        let output = Elementwise.map(self) { Foundation.log($0) }
+        let output = Elementwise.unary(self, KB_UNARY_LOG)
         return Tensor.record("log", inputs: [self], output: output) { [x = detached()] gradient in [gradient / x] }
     }
 
     /// Square root.
     public func sqrt() -> Tensor {
-        let output = Elementwise.map(self) { $0.squareRoot() }
+        let output = Elementwise.unary(self, KB_UNARY_SQRT)
         return Tensor.record("sqrt", inputs: [self], output: output) { [y = output.detached()] gradient in
             [Elementwise.zip(gradient, y, op: "sqrt.backward") { g, r in g / (2 * r) }]
         }
@@ -26,7 +27,7 @@ extension Tensor {
 
     /// Hyperbolic tangent.
     public func tanh() -> Tensor {
-        let output = Elementwise.map(self) { Foundation.tanh($0) }
+        let output = Elementwise.unary(self, KB_UNARY_TANH)
         return Tensor.record("tanh", inputs: [self], output: output) { [y = output.detached()] gradient in
             [Elementwise.zip(gradient, y, op: "tanh.backward") { g, t in g * (1 - t * t) }]
         }
@@ -34,7 +35,7 @@ extension Tensor {
 
     /// Logistic sigmoid 1 / (1 + e⁻ˣ).
     public func sigmoid() -> Tensor {
-        let output = Elementwise.map(self) { 1 / (1 + Foundation.exp(-$0)) }
+        let output = Elementwise.unary(self, KB_UNARY_SIGMOID)
         return Tensor.record("sigmoid", inputs: [self], output: output) { [y = output.detached()] gradient in
             [Elementwise.zip(gradient, y, op: "sigmoid.backward") { g, s in g * s * (1 - s) }]
         }
@@ -42,7 +43,7 @@ extension Tensor {
 
     /// max(x, 0); the gradient at 0 is 0.
     public func relu() -> Tensor {
-        let output = Elementwise.map(self) { Swift.max($0, 0) }
+        let output = Elementwise.unary(self, KB_UNARY_RELU)
         return Tensor.record("relu", inputs: [self], output: output) { [x = detached()] gradient in
             [Elementwise.zip(gradient, x, op: "relu.backward") { g, v in v > 0 ? g : 0 }]
         }
@@ -50,7 +51,7 @@ extension Tensor {
 
     /// xᵖ for a constant exponent.
     public func pow(_ exponent: Float) -> Tensor {
-        let output = Elementwise.map(self) { Foundation.pow($0, exponent) }
+        let output = Elementwise.unary(self, KB_UNARY_POW, exponent)
         return Tensor.record("pow", inputs: [self], output: output) { [x = detached()] gradient in
             [Elementwise.zip(gradient, x, op: "pow.backward") { g, v in exponent == 0 ? 0 : g * exponent * Foundation.pow(v, exponent - 1) }]
         }
@@ -58,7 +59,7 @@ extension Tensor {
 
     /// |x|; the gradient at 0 is 0.
     public func abs() -> Tensor {
-        let output = Elementwise.map(self) { Swift.abs($0) }
+        let output = Elementwise.unary(self, KB_UNARY_ABS)
         return Tensor.record("abs", inputs: [self], output: output) { [x = detached()] gradient in
             [Elementwise.zip(gradient, x, op: "abs.backward") { g, v in v > 0 ? g : v < 0 ? -g : 0 }]
         }

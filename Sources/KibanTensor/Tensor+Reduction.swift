@@ -1,3 +1,5 @@
+import KibanKernels
+
 /// Reductions over axes. Sums accumulate in Double in row-major input order, so a result does not
 /// depend on the thread count.
 extension Tensor {
@@ -77,8 +79,18 @@ extension Tensor {
         }
     }
 
-    /// Sums into a contiguous tensor of `keptShape` (this shape with reduced axes set to 1).
+    /// Sums into a contiguous tensor of `keptShape` (this shape with reduced axes set to 1): by the
+    /// parallel C loop `kb_sum_axis` when this tensor is contiguous and the reduced axes are adjacent,
+    /// else by the strided engine, in the same order of additions.
     private func reduceSum(toKeptShape keptShape: [Int]) -> Tensor {
+        let reduced = shape.indices.filter { keptShape[$0] != shape[$0] }
+        if isContiguous, let first = reduced.first, let last = reduced.last, last - first + 1 == reduced.count {
+            let output = Tensor.empty(keptShape)
+            Tensor.sumAxis(
+                pointer, outer: Shape.count(Array(shape[..<first])), reduced: Shape.count(Array(shape[first...last])),
+                inner: Shape.count(Array(shape[(last + 1)...])), into: output.pointer, accumulate: false)
+            return output
+        }
         var accumulator = [Double](repeating: 0, count: Shape.count(keptShape))
         let outputStrides = Shape.broadcastStrides(
             shape: keptShape, strides: Shape.contiguousStrides(keptShape), to: shape)
@@ -112,5 +124,23 @@ extension Tensor {
     /// Runs view operations on a detached copy so nothing is recorded.
     func withoutTape(_ body: (Tensor) -> Tensor) -> Tensor {
         withNoGrad { body(detached()) }
+    }
+
+    /// Sums over the middle axis of a contiguous (outer, reduced, inner) buffer into (outer, inner),
+    /// added to `target` when `accumulate`; split over threads by outer rows or inner columns, each
+    /// sum in the same order (`kb_sum_axis`).
+    static func sumAxis(
+        _ x: UnsafeMutablePointer<Float>, outer: Int, reduced: Int, inner: Int, into target: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        let work = Swift.max(reduced * inner, 1), flag: Int32 = accumulate ? 1 : 0
+        if outer > 1 {
+            Threading.parallelFor(outer, minimumPerTask: Swift.max(1, Elementwise.elementsPerTask / work)) { range in
+                kb_sum_axis(x + range.lowerBound * reduced * inner, range.count, reduced, inner, inner, target + range.lowerBound * inner, flag)
+            }
+        } else {
+            Threading.parallelFor(inner, minimumPerTask: Swift.max(16, Elementwise.elementsPerTask / Swift.max(reduced, 1))) { range in
+                kb_sum_axis(x + range.lowerBound, 1, reduced, inner, range.count, target + range.lowerBound, flag)
+            }
+        }
     }
 }

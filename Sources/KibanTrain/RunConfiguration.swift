@@ -159,8 +159,9 @@ public struct RunConfiguration: Codable, Sendable {
         public var checkpointEvery = 0
         /// Evaluate the best checkpoint on the test split at the end.
         public var testAtEnd = true
-        /// Masked-LM on ESM-2: each batch's sequences packed back to back without padding (the same
-        /// tokens masked as padded; no compute on padding). Other tasks and models pad.
+        /// ESM-2 masked-LM, sequence classification and sequence regression: each batch's sequences
+        /// packed back to back without padding (no compute on padding; masked-LM masks the same
+        /// tokens as padded). Token classification and the other models pad.
         public var packing = true
         /// Matrix products in `float32` or `bf16` mixed precision (bf16 operands, float32
         /// accumulation, float32 master weights; needs AVX-512 BF16), training and evaluation alike.

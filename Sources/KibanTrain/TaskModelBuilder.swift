@@ -101,7 +101,10 @@ enum TaskModelBuilder {
                 encoderKey: "esm", encoder: encoder, head: try head(config, data: data, width: esmConfig.hiddenSize, generator: generator)
             ) { encoder($0, attentionMask: $1) }
             let network = TaskNetwork(module: model, encoder: encoder, head: { model.head($0, mask: $1) })
-            return try supervised(network, config: config, data: data, batch: tokens) { model($0, mask: $1) }
+            let packedOutputs = (model.head as? SequenceHead).map { head in
+                { (ids: IndexTensor, packing: SequencePacking) in head(packed: encoder(packed: ids, packing: packing), packing: packing) }
+            }
+            return try supervised(network, config: config, data: data, batch: tokens, packedOutputs: packedOutputs) { model($0, mask: $1) }
         case .compositionRegression, .compositionClassification:
             throw ConfigError("key 'task.kind': \(config.task.kind.rawValue) needs model.family materials")
         }
@@ -204,17 +207,26 @@ enum TaskModelBuilder {
     }
 
     /// Sequence classification / regression and token classification on an encoder with a head.
+    /// `outputs` runs a padded batch (ids and mask); `packedOutputs`, where the model has it (a
+    /// sequence head on ESM-2) and `train.packing` is on, runs the batch packed without padding.
     private static func supervised(
         _ network: TaskNetwork, config: RunConfiguration, data: TrainingData, batch: @escaping ([Example], Bool, RandomGenerator) -> TokenBatch,
-        outputs: @escaping (IndexTensor, Tensor) -> Tensor
+        packedOutputs: ((IndexTensor, SequencePacking) -> Tensor)? = nil, outputs: @escaping (IndexTensor, Tensor) -> Tensor
     ) throws -> TaskModel {
         let kind = config.task.kind
+        let packedOutputs = config.train.packing && kind != .tokenClassification ? packedOutputs : nil
+        /// The outputs of a batch, packed where the model and the run allow it.
+        let run = { (padded: TokenBatch) -> Tensor in
+            guard let packedOutputs else { return outputs(padded.ids, padded.mask) }
+            let packed = padded.packed()
+            return packedOutputs(packed.ids, packed.packing)
+        }
         if kind == .sequenceRegression {
             let regression = regressionObjective(config, data: data)
             return TaskModel(network: network, metricKind: .regression, targetNormalization: regression.normalization) {
                 examples, training, generator in
                 let padded = batch(examples, training, generator)
-                let (loss, statistics) = regression.evaluate(outputs(padded.ids, padded.mask), targets: examples.map(\.target))
+                let (loss, statistics) = regression.evaluate(run(padded), targets: examples.map(\.target))
                 return (loss, statistics, Int(padded.mask.sum().item()))
             }
         }
@@ -222,7 +234,7 @@ enum TaskModelBuilder {
         let smoothing = config.train.labelSmoothing
         return TaskModel(network: network, metricKind: .classification) { examples, training, generator in
             let padded = batch(examples, training, generator)
-            var logits = outputs(padded.ids, padded.mask)
+            var logits = run(padded)
             let targets: [Int]
             if kind == .tokenClassification {
                 // logits: (B, T, L) → (B·T, L); labels padded with −100

@@ -172,6 +172,43 @@ private func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
             }
         }
 
+        /// The residual add and GELU applied tile by tile after the last k block equal the scalar reference
+        /// followed by the separate add and GELU, bit for bit: over several row blocks (m > 1536), column blocks
+        /// (n > 256) and k blocks, with padded leading dimensions.
+        @Test(arguments: [0, 1] as [Int32])
+        func epilogueEqualsSeparatePasses(_ tanh: Int32) {
+            let problem = SGEMMProblem(m: 1600, n: 300, k: 400, transA: false, transB: true, beta: 1)
+            var rng = SplitMix64(state: 3)
+            let (ldr, ldg) = (problem.n + 4, problem.n + 1)
+            let residual = rng.floats(problem.m * ldr)
+            var fusedActivated = [Float](repeating: .nan, count: problem.m * ldg)
+            var fused = problem.c
+            withPath(KB_PATH_AVX512) {
+                residual.withUnsafeBufferPointer { r in
+                    fusedActivated.withUnsafeMutableBufferPointer { g in
+                        var epilogue = kb_gemm_epilogue(residual: r.baseAddress, ldr: ldr, activated: g.baseAddress, ld_activated: ldg, gelu_tanh: tanh)
+                        let ran = kb_sgemm(
+                            0, 1, problem.m, problem.n, problem.k, 1, problem.a, problem.lda, problem.b, problem.ldb, 1, &fused,
+                            problem.ldc, &epilogue)
+                        #expect(ran == 1)
+                    }
+                }
+            }
+            var separate = problem.run(scalarKernel)
+            var separateActivated = [Float](repeating: .nan, count: problem.m * ldg)
+            for i in 0..<problem.m {
+                for j in 0..<problem.n { separate[i * problem.ldc + j] += residual[i * ldr + j] }
+                separate.withUnsafeBufferPointer { c in
+                    separateActivated.withUnsafeMutableBufferPointer { g in
+                        let (row, out) = (c.baseAddress! + i * problem.ldc, g.baseAddress! + i * ldg)
+                        if tanh == 1 { kb_gelu_tanh_forward(row, out, problem.n) } else { kb_gelu_erf_forward(row, out, problem.n) }
+                    }
+                }
+            }
+            #expect(bits(fused) == bits(separate), "C after the residual add")
+            #expect(bits(fusedActivated) == bits(separateActivated), "GELU(C), padding columns untouched")
+        }
+
         @Test func dispatcherRunsOnlyOnTheAVX512Path() {
             let problem = SGEMMProblem(m: 5, n: 7, k: 9, transA: false, transB: true, beta: 0)
             let untouched = withPath(KB_PATH_AVX2) { () -> Bool in

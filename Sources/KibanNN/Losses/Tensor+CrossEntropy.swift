@@ -1,4 +1,4 @@
-import Foundation
+import KibanKernels
 import KibanTensor
 
 extension Tensor {
@@ -27,37 +27,54 @@ extension Tensor {
         tensorCheck(
             classWeights == nil || classWeights!.shape == [classes], "cross_entropy",
             "class weights of shape \(describeShape(classWeights?.shape ?? [])) for \(classes) classes")
-        let weights = classWeights?.toArray().map(Double.init) ?? [Double](repeating: 1, count: classes)
+        let weights = classWeights?.toArray().map(Double.init)
+        let weightSum = weights?.reduce(0, +) ?? Double(classes)
+        let smoothing = Double(labelSmoothing)
         let logProbabilities = withNoGrad { logSoftmax(axis: -1) }   // (N, C), contiguous
-        let smoothing = Double(labelSmoothing), weightSum = weights.reduce(0, +)
-        var total = 0.0, denominator = 0.0
-        for (row, target) in targets.values.enumerated() where target != ignoreIndex {
-            let logP = logProbabilities.pointer + row * classes
-            var smoothed = 0.0
-            for c in 0..<classes { smoothed -= weights[c] * Double(logP[c]) }
-            total += (1 - smoothing) * weights[target] * -Double(logP[target]) + smoothing / Double(classes) * smoothed
-            denominator += weights[target]
+        let logP = UnsafePointer(logProbabilities.pointer)
+        // Per-row terms in parallel, then one sum in row order: the loss does not depend on the split.
+        var rowLoss = [Double](repeating: 0, count: rows), rowWeight = [Double](repeating: 0, count: rows)
+        targets.values.withUnsafeBufferPointer { labels in
+            rowLoss.withUnsafeMutableBufferPointer { loss in
+                rowWeight.withUnsafeMutableBufferPointer { weight in
+                    Self.forRows(rows, classes: classes) { range in
+                        Self.withWeights(weights) { w in
+                            kb_cross_entropy_rows(
+                                logP + range.lowerBound * classes, labels.baseAddress! + range.lowerBound, range.count, classes, w,
+                                smoothing, ignoreIndex, loss.baseAddress! + range.lowerBound, weight.baseAddress! + range.lowerBound)
+                        }
+                    }
+                }
+            }
         }
+        let total = rowLoss.reduce(0, +), denominator = rowWeight.reduce(0, +)
         let loss = Tensor(denominator == 0 ? 0 : Float(total / denominator))
         return Tensor.record("cross_entropy", inputs: [self], output: loss) { gradient in
             let scale = denominator == 0 ? 0 : Double(gradient.item()) / denominator
             let dx = Tensor.empty([rows, classes])
-            for row in 0..<rows {
-                let target = targets.values[row]
-                let logP = logProbabilities.pointer + row * classes, out = dx.pointer + row * classes
-                guard target != ignoreIndex else {
-                    out.update(repeating: 0, count: classes)
-                    continue
+            withExtendedLifetime(logProbabilities) {
+                targets.values.withUnsafeBufferPointer { labels in
+                    Self.forRows(rows, classes: classes) { range in
+                        Self.withWeights(weights) { w in
+                            kb_cross_entropy_backward_rows(
+                                logP + range.lowerBound * classes, labels.baseAddress! + range.lowerBound, range.count, classes, w,
+                                weightSum, smoothing, ignoreIndex, scale, dx.pointer + range.lowerBound * classes)
+                        }
+                    }
                 }
-                // (1 − ε)·w[y]·(p − e_y) + ε/C·(Σw·p − w), times upstream / Σ w[yᵢ].
-                let hard = (1 - smoothing) * weights[target], soft = smoothing / Double(classes)
-                for c in 0..<classes {
-                    let p = Foundation.exp(Double(logP[c]))
-                    out[c] = Float(scale * (hard * p + soft * (weightSum * p - weights[c])))
-                }
-                out[target] -= Float(scale * hard)
             }
             return [dx]
         }
+    }
+
+    /// Runs `body` on ranges of rows split over threads.
+    private static func forRows(_ rows: Int, classes: Int, _ body: (Range<Int>) -> Void) {
+        Threading.parallelFor(rows, minimumPerTask: Swift.max(1, 32_768 / Swift.max(classes, 1)), body)
+    }
+
+    /// Calls `body` with a pointer to the class weights, or nil for none.
+    private static func withWeights(_ weights: [Double]?, _ body: (UnsafePointer<Double>?) -> Void) {
+        guard let weights else { return body(nil) }
+        weights.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 }
