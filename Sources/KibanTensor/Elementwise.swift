@@ -103,6 +103,23 @@ enum Elementwise {
     /// z = f(a, b) elementwise with broadcasting; z contiguous with the broadcast shape.
     @inline(__always)
     static func zip(_ a: Tensor, _ b: Tensor, op: String, _ f: (Float, Float) -> Float) -> Tensor {
+        forEachBroadcastRow(a, b, op: op) { out, x, y, length, sx, sy in
+            switch (sx, sy) {
+            case (1, 1): for i in 0..<length { out[i] = f(x[i], y[i]) }
+            case (1, 0): let v = y[0]; for i in 0..<length { out[i] = f(x[i], v) }
+            case (0, 1): let u = x[0]; for i in 0..<length { out[i] = f(u, y[i]) }
+            default: for i in 0..<length { out[i] = f(x[i * sx], y[i * sy]) }
+            }
+        }
+    }
+
+    /// A contiguous output of a's and b's broadcast shape, filled row by row (rows split over
+    /// threads) by `body(out, x, y, length, xStride, yStride)` with each operand's row start.
+    @inline(__always)
+    private static func forEachBroadcastRow(
+        _ a: Tensor, _ b: Tensor, op: String,
+        _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Int) -> Void
+    ) -> Tensor {
         let shape = a.shape == b.shape ? a.shape : Shape.broadcast(a.shape, b.shape, op: op)
         let output = Tensor.empty(shape)
         let z = output.pointer
@@ -111,14 +128,7 @@ enum Elementwise {
         let aBase = a.storage.pointer, bBase = b.storage.pointer
         forEachRow(shape: shape, strides: [aStrides, bStrides], offsets: [a.offset, b.offset], parallel: true) {
             row, offsets, length, strides in
-            let out = z + row * length
-            let x = aBase + offsets[0], y = bBase + offsets[1]
-            switch (strides[0], strides[1]) {
-            case (1, 1): for i in 0..<length { out[i] = f(x[i], y[i]) }
-            case (1, 0): let v = y[0]; for i in 0..<length { out[i] = f(x[i], v) }
-            case (0, 1): let u = x[0]; for i in 0..<length { out[i] = f(u, y[i]) }
-            case let (sx, sy): for i in 0..<length { out[i] = f(x[i * sx], y[i * sy]) }
-            }
+            body(z + row * length, aBase + offsets[0], bBase + offsets[1], length, strides[0], strides[1])
         }
         return output
     }
@@ -143,17 +153,7 @@ enum Elementwise {
 
     /// a op b with broadcasting by the C loop `kb_binary`; contiguous with the broadcast shape.
     static func binary(_ a: Tensor, _ b: Tensor, _ kernel: kb_binary_op, op: String) -> Tensor {
-        let shape = a.shape == b.shape ? a.shape : Shape.broadcast(a.shape, b.shape, op: op)
-        let output = Tensor.empty(shape)
-        let z = output.pointer
-        let aStrides = Shape.broadcastStrides(shape: a.shape, strides: a.strides, to: shape)
-        let bStrides = Shape.broadcastStrides(shape: b.shape, strides: b.strides, to: shape)
-        let aBase = a.storage.pointer, bBase = b.storage.pointer
-        forEachRow(shape: shape, strides: [aStrides, bStrides], offsets: [a.offset, b.offset], parallel: true) {
-            row, offsets, length, strides in
-            kb_binary(kernel, aBase + offsets[0], strides[0], bBase + offsets[1], strides[1], z + row * length, length)
-        }
-        return output
+        forEachBroadcastRow(a, b, op: op) { out, x, y, length, sx, sy in kb_binary(kernel, x, sx, y, sy, out, length) }
     }
 
     /// op(x) (with scalar `s` where the op takes one) by the C loop `kb_unary`; contiguous with x's shape.

@@ -43,10 +43,10 @@ extension Tensor {
         let added = residual?.contiguousWithoutTape()
         let activated = gelu.map { _ in Tensor.empty(outputShape) }
         var epilogue: GEMMEpilogue?
-        if added != nil || activated != nil {
+        if added != nil || gelu != nil {
             epilogue = GEMMEpilogue(
                 residual: added.map { (UnsafePointer($0.pointer), outputs) },
-                activated: activated.map { ($0.pointer, outputs, gelu!) })
+                activated: activated.flatMap { tensor in gelu.map { (tensor.pointer, outputs, $0) } })
         }
         withExtendedLifetime((input, w, added)) {
             gemm(
