@@ -29,15 +29,7 @@ struct PackedTrainingTests {
     static func inputs() throws -> URL {
         let folder = try TrainerFixture.folder("packed")
         try TrainerFixture.writeInputs(in: folder)
-        try """
-            model: esm
-            config:
-              hidden_size: 32
-              num_hidden_layers: 2
-              num_attention_heads: 4
-              intermediate_size: 64
-              hidden_dropout_prob: 0
-            """.write(to: folder.appendingPathComponent("no-dropout.yaml"), atomically: true, encoding: .utf8)
+        try TrainerFixture.writeTinyModel(to: folder.appendingPathComponent("no-dropout.yaml"), dropout: 0)
         return folder
     }
 
