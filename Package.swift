@@ -36,7 +36,7 @@ let package = Package(
         .systemLibrary(
             name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
-        .target(name: "KibanKernels", path: "Kernels"),
+        .target(name: "KibanKernels", path: "Kernels", exclude: ["tests"]),
         .target(name: "KibanTensor", dependencies: ["CBLAS", "KibanKernels"]),
         .target(name: "KibanFormats", dependencies: ["KibanTensor", "CHDF5"]),
         .target(name: "KibanNN", dependencies: ["KibanTensor", "KibanKernels"]),

@@ -30,6 +30,8 @@ void kb_adamw_update_scalar(float *param, const float *grad, float *m, float *v,
     }
 }
 
+#if defined(__x86_64__)
+
 // ---- AVX2 ----
 
 KB_AVX2 KB_NO_FP_CONTRACT void kb_adamw_update_avx2(float *param, const float *grad, float *m, float *v, long n,
@@ -87,12 +89,15 @@ KB_AVX512 KB_NO_FP_CONTRACT void kb_adamw_update_avx512(float *param, const floa
     }
 }
 
+#endif
+
 // ---- dispatch ----
 
 void kb_adamw_update(float *param, const float *grad, float *m, float *v, long n, float lr, float beta1, float beta2,
                      float eps, float weight_decay, float bias_correction1, float bias_correction2)
 {
     switch (kb_active_path()) {
+#if defined(__x86_64__)
     case KB_PATH_AVX512:
         kb_adamw_update_avx512(param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, bias_correction1,
                                bias_correction2);
@@ -101,6 +106,7 @@ void kb_adamw_update(float *param, const float *grad, float *m, float *v, long n
         kb_adamw_update_avx2(param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, bias_correction1,
                              bias_correction2);
         break;
+#endif
     default:
         kb_adamw_update_scalar(param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, bias_correction1,
                                bias_correction2);

@@ -15,6 +15,7 @@ static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
 int kb_path_supported(kb_path path)
 {
+#if defined(__x86_64__)
     __builtin_cpu_init();
     switch (path) {
     case KB_PATH_SCALAR:
@@ -27,6 +28,9 @@ int kb_path_supported(kb_path path)
                __builtin_cpu_supports("fma");
     }
     return 0;
+#else
+    return path == KB_PATH_SCALAR;
+#endif
 }
 
 const char *kb_path_name(kb_path path)

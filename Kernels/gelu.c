@@ -76,6 +76,8 @@ void kb_gelu_erf_backward_scalar(const float *x, const float *dy, float *dx, lon
     }
 }
 
+#if defined(__x86_64__)
+
 // ---- AVX2 ----
 
 /// Clamps to [-KB_GELU_CLAMP, KB_GELU_CLAMP]; NaN passes through (max/min return their second operand on NaN).
@@ -242,13 +244,17 @@ KB_AVX512 void kb_gelu_erf_backward_avx512(const float *x, const float *dy, floa
     }
 }
 
+#endif
+
 // ---- dispatch ----
 
 void kb_gelu_tanh_forward(const float *x, float *y, long n)
 {
     switch (kb_active_path()) {
+#if defined(__x86_64__)
     case KB_PATH_AVX512: kb_gelu_tanh_forward_avx512(x, y, n); break;
     case KB_PATH_AVX2: kb_gelu_tanh_forward_avx2(x, y, n); break;
+#endif
     default: kb_gelu_tanh_forward_scalar(x, y, n); break;
     }
 }
@@ -256,8 +262,10 @@ void kb_gelu_tanh_forward(const float *x, float *y, long n)
 void kb_gelu_tanh_backward(const float *x, const float *dy, float *dx, long n)
 {
     switch (kb_active_path()) {
+#if defined(__x86_64__)
     case KB_PATH_AVX512: kb_gelu_tanh_backward_avx512(x, dy, dx, n); break;
     case KB_PATH_AVX2: kb_gelu_tanh_backward_avx2(x, dy, dx, n); break;
+#endif
     default: kb_gelu_tanh_backward_scalar(x, dy, dx, n); break;
     }
 }
@@ -265,8 +273,10 @@ void kb_gelu_tanh_backward(const float *x, const float *dy, float *dx, long n)
 void kb_gelu_erf_forward(const float *x, float *y, long n)
 {
     switch (kb_active_path()) {
+#if defined(__x86_64__)
     case KB_PATH_AVX512: kb_gelu_erf_forward_avx512(x, y, n); break;
     case KB_PATH_AVX2: kb_gelu_erf_forward_avx2(x, y, n); break;
+#endif
     default: kb_gelu_erf_forward_scalar(x, y, n); break;
     }
 }
@@ -274,8 +284,10 @@ void kb_gelu_erf_forward(const float *x, float *y, long n)
 void kb_gelu_erf_backward(const float *x, const float *dy, float *dx, long n)
 {
     switch (kb_active_path()) {
+#if defined(__x86_64__)
     case KB_PATH_AVX512: kb_gelu_erf_backward_avx512(x, dy, dx, n); break;
     case KB_PATH_AVX2: kb_gelu_erf_backward_avx2(x, dy, dx, n); break;
+#endif
     default: kb_gelu_erf_backward_scalar(x, dy, dx, n); break;
     }
 }

@@ -67,6 +67,8 @@ void kb_layernorm_backward_scalar(const float *x, const float *weight, const flo
     }
 }
 
+#if defined(__x86_64__)
+
 // ---- AVX2 ----
 
 KB_AVX2 void kb_layernorm_forward_avx2(const float *x, const float *weight, const float *bias, float *y, float *mean,
@@ -200,14 +202,18 @@ KB_AVX512 void kb_layernorm_backward_avx512(const float *x, const float *weight,
     }
 }
 
+#endif
+
 // ---- dispatch ----
 
 void kb_layernorm_forward(const float *x, const float *weight, const float *bias, float *y, float *mean, float *rstd,
                           long rows, long n, float eps)
 {
     switch (kb_active_path()) {
+#if defined(__x86_64__)
     case KB_PATH_AVX512: kb_layernorm_forward_avx512(x, weight, bias, y, mean, rstd, rows, n, eps); break;
     case KB_PATH_AVX2: kb_layernorm_forward_avx2(x, weight, bias, y, mean, rstd, rows, n, eps); break;
+#endif
     default: kb_layernorm_forward_scalar(x, weight, bias, y, mean, rstd, rows, n, eps); break;
     }
 }
@@ -216,10 +222,12 @@ void kb_layernorm_backward(const float *x, const float *weight, const float *mea
                            float *dx, float *dweight, float *dbias, long rows, long n)
 {
     switch (kb_active_path()) {
+#if defined(__x86_64__)
     case KB_PATH_AVX512:
         kb_layernorm_backward_avx512(x, weight, mean, rstd, dy, dx, dweight, dbias, rows, n);
         break;
     case KB_PATH_AVX2: kb_layernorm_backward_avx2(x, weight, mean, rstd, dy, dx, dweight, dbias, rows, n); break;
+#endif
     default: kb_layernorm_backward_scalar(x, weight, mean, rstd, dy, dx, dweight, dbias, rows, n); break;
     }
 }

@@ -26,6 +26,8 @@ double kb_sum_squares_scalar(const float *x, long n)
     return s;
 }
 
+#if defined(__x86_64__)
+
 // ---- AVX2 ----
 
 KB_AVX2 double kb_sum_avx2(const float *x, long n)
@@ -102,13 +104,17 @@ KB_AVX512 double kb_sum_squares_avx512(const float *x, long n)
     return s;
 }
 
+#endif
+
 // ---- dispatch ----
 
 double kb_sum(const float *x, long n)
 {
     switch (kb_active_path()) {
+#if defined(__x86_64__)
     case KB_PATH_AVX512: return kb_sum_avx512(x, n);
     case KB_PATH_AVX2: return kb_sum_avx2(x, n);
+#endif
     default: return kb_sum_scalar(x, n);
     }
 }
@@ -116,8 +122,10 @@ double kb_sum(const float *x, long n)
 double kb_sum_squares(const float *x, long n)
 {
     switch (kb_active_path()) {
+#if defined(__x86_64__)
     case KB_PATH_AVX512: return kb_sum_squares_avx512(x, n);
     case KB_PATH_AVX2: return kb_sum_squares_avx2(x, n);
+#endif
     default: return kb_sum_squares_scalar(x, n);
     }
 }

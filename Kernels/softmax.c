@@ -54,6 +54,8 @@ void kb_softmax_rows_backward_scalar(const float *y, const float *dy, float *dx,
     }
 }
 
+#if defined(__x86_64__)
+
 // ---- AVX2 ----
 
 KB_AVX2 void kb_softmax_rows_avx2(const float *x, float *y, long rows, long n)
@@ -136,13 +138,17 @@ KB_AVX512 void kb_softmax_rows_backward_avx512(const float *y, const float *dy, 
     }
 }
 
+#endif
+
 // ---- dispatch ----
 
 void kb_softmax_rows(const float *x, float *y, long rows, long n)
 {
     switch (kb_active_path()) {
+#if defined(__x86_64__)
     case KB_PATH_AVX512: kb_softmax_rows_avx512(x, y, rows, n); break;
     case KB_PATH_AVX2: kb_softmax_rows_avx2(x, y, rows, n); break;
+#endif
     default: kb_softmax_rows_scalar(x, y, rows, n); break;
     }
 }
@@ -150,8 +156,10 @@ void kb_softmax_rows(const float *x, float *y, long rows, long n)
 void kb_softmax_rows_backward(const float *y, const float *dy, float *dx, long rows, long n)
 {
     switch (kb_active_path()) {
+#if defined(__x86_64__)
     case KB_PATH_AVX512: kb_softmax_rows_backward_avx512(y, dy, dx, rows, n); break;
     case KB_PATH_AVX2: kb_softmax_rows_backward_avx2(y, dy, dx, rows, n); break;
+#endif
     default: kb_softmax_rows_backward_scalar(y, dy, dx, rows, n); break;
     }
 }

@@ -1,11 +1,14 @@
 #ifndef KIBAN_VECMATH_H
 #define KIBAN_VECMATH_H
 
-// Internal AVX2 (v8_*) and AVX-512 (v16_*) helpers: tail-safe loads/stores, horizontal reductions, exp, erfc.
+// Internal AVX2 (v8_*) and AVX-512 (v16_*) helpers, x86-64 only: tail-safe loads/stores, horizontal reductions, exp, erfc.
 // Loads take the number of remaining elements `rem`; lanes at or past `rem` are not read and hold `fill`.
 
-#include <immintrin.h>
 #include <math.h>
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
 
 #define KB_AVX2 __attribute__((target("avx2,fma")))
 #define KB_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
@@ -207,5 +210,7 @@ static inline KB_AVX512 __m512 v16_erfc(__m512 z)
     __mmask16 is_small = _mm512_cmp_ps_mask(a, _mm512_set1_ps(KB_ERFC_SMALL), _CMP_LT_OQ);
     return _mm512_mask_blend_ps(is_small, large, small);
 }
+
+#endif
 
 #endif

@@ -42,10 +42,12 @@ const char *kb_path_name(kb_path path);
 void kb_softmax_rows(const float *x, float *y, long rows, long n);
 /// Scalar reference of kb_softmax_rows. x, y: (rows, n); y may alias x.
 void kb_softmax_rows_scalar(const float *x, float *y, long rows, long n);
+#if defined(__x86_64__)
 /// AVX2+FMA kb_softmax_rows. x, y: (rows, n); y may alias x.
 void kb_softmax_rows_avx2(const float *x, float *y, long rows, long n);
 /// AVX-512 kb_softmax_rows. x, y: (rows, n); y may alias x.
 void kb_softmax_rows_avx512(const float *x, float *y, long rows, long n);
+#endif
 
 /// Log-softmax of each row: y = x - max - log(sum(exp(x - max))). x, y: (rows, n); y may alias x.
 /// -inf entries give -inf; a fully masked row (all -inf) gives all -inf; a row containing NaN or +inf gives NaN
@@ -53,29 +55,35 @@ void kb_softmax_rows_avx512(const float *x, float *y, long rows, long n);
 void kb_log_softmax_rows(const float *x, float *y, long rows, long n);
 /// Scalar reference of kb_log_softmax_rows. x, y: (rows, n); y may alias x.
 void kb_log_softmax_rows_scalar(const float *x, float *y, long rows, long n);
+#if defined(__x86_64__)
 /// AVX2+FMA kb_log_softmax_rows. x, y: (rows, n); y may alias x.
 void kb_log_softmax_rows_avx2(const float *x, float *y, long rows, long n);
 /// AVX-512 kb_log_softmax_rows. x, y: (rows, n); y may alias x.
 void kb_log_softmax_rows_avx512(const float *x, float *y, long rows, long n);
+#endif
 
 /// Softmax backward per row: dx = y * (dy - sum(dy * y)), y the softmax output. y, dy, dx: (rows, n); dx may alias dy.
 void kb_softmax_rows_backward(const float *y, const float *dy, float *dx, long rows, long n);
 /// Scalar reference of kb_softmax_rows_backward. y, dy, dx: (rows, n); dx may alias dy.
 void kb_softmax_rows_backward_scalar(const float *y, const float *dy, float *dx, long rows, long n);
+#if defined(__x86_64__)
 /// AVX2+FMA kb_softmax_rows_backward. y, dy, dx: (rows, n); dx may alias dy.
 void kb_softmax_rows_backward_avx2(const float *y, const float *dy, float *dx, long rows, long n);
 /// AVX-512 kb_softmax_rows_backward. y, dy, dx: (rows, n); dx may alias dy.
 void kb_softmax_rows_backward_avx512(const float *y, const float *dy, float *dx, long rows, long n);
+#endif
 
 /// Log-softmax backward per row: dx = dy - exp(y) * sum(dy), y the log-softmax output (sum(dy) accumulated in double).
 /// y, dy, dx: (rows, n); dx may alias dy.
 void kb_log_softmax_rows_backward(const float *y, const float *dy, float *dx, long rows, long n);
 /// Scalar reference of kb_log_softmax_rows_backward. y, dy, dx: (rows, n); dx may alias dy.
 void kb_log_softmax_rows_backward_scalar(const float *y, const float *dy, float *dx, long rows, long n);
+#if defined(__x86_64__)
 /// AVX2+FMA kb_log_softmax_rows_backward. y, dy, dx: (rows, n); dx may alias dy.
 void kb_log_softmax_rows_backward_avx2(const float *y, const float *dy, float *dx, long rows, long n);
 /// AVX-512 kb_log_softmax_rows_backward. y, dy, dx: (rows, n); dx may alias dy.
 void kb_log_softmax_rows_backward_avx512(const float *y, const float *dy, float *dx, long rows, long n);
+#endif
 
 /// Layer norm per row: y = (x - mean) * rstd * weight + bias, rstd = 1/sqrt(biased var + eps); two-pass, the mean
 /// summed in double.
@@ -85,12 +93,14 @@ void kb_layernorm_forward(const float *x, const float *weight, const float *bias
 /// Scalar reference of kb_layernorm_forward (same shapes).
 void kb_layernorm_forward_scalar(const float *x, const float *weight, const float *bias, float *y, float *mean,
                                  float *rstd, long rows, long n, float eps);
+#if defined(__x86_64__)
 /// AVX2+FMA kb_layernorm_forward (same shapes).
 void kb_layernorm_forward_avx2(const float *x, const float *weight, const float *bias, float *y, float *mean,
                                float *rstd, long rows, long n, float eps);
 /// AVX-512 kb_layernorm_forward (same shapes).
 void kb_layernorm_forward_avx512(const float *x, const float *weight, const float *bias, float *y, float *mean,
                                  float *rstd, long rows, long n, float eps);
+#endif
 
 /// Layer norm backward: xhat = (x - mean) * rstd, g = dy * weight; dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
 /// (overwritten); dweight += sum over rows of dy * xhat, dbias += sum over rows of dy (accumulated).
@@ -101,51 +111,61 @@ void kb_layernorm_backward(const float *x, const float *weight, const float *mea
 /// Scalar reference of kb_layernorm_backward (same shapes).
 void kb_layernorm_backward_scalar(const float *x, const float *weight, const float *mean, const float *rstd,
                                   const float *dy, float *dx, float *dweight, float *dbias, long rows, long n);
+#if defined(__x86_64__)
 /// AVX2+FMA kb_layernorm_backward (same shapes).
 void kb_layernorm_backward_avx2(const float *x, const float *weight, const float *mean, const float *rstd,
                                 const float *dy, float *dx, float *dweight, float *dbias, long rows, long n);
 /// AVX-512 kb_layernorm_backward (same shapes).
 void kb_layernorm_backward_avx512(const float *x, const float *weight, const float *mean, const float *rstd,
                                   const float *dy, float *dx, float *dweight, float *dbias, long rows, long n);
+#endif
 
 /// GELU (tanh approximation): y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); gelu(-inf) = 0.
 /// x, y: (n); y may alias x.
 void kb_gelu_tanh_forward(const float *x, float *y, long n);
 /// Scalar reference of kb_gelu_tanh_forward. x, y: (n); y may alias x.
 void kb_gelu_tanh_forward_scalar(const float *x, float *y, long n);
+#if defined(__x86_64__)
 /// AVX2+FMA kb_gelu_tanh_forward. x, y: (n); y may alias x.
 void kb_gelu_tanh_forward_avx2(const float *x, float *y, long n);
 /// AVX-512 kb_gelu_tanh_forward. x, y: (n); y may alias x.
 void kb_gelu_tanh_forward_avx512(const float *x, float *y, long n);
+#endif
 
 /// GELU (tanh) backward: dx = dy * gelu_tanh'(x); the derivative is 1 at +inf and 0 at -inf.
 /// x, dy, dx: (n); dx may alias dy.
 void kb_gelu_tanh_backward(const float *x, const float *dy, float *dx, long n);
 /// Scalar reference of kb_gelu_tanh_backward. x, dy, dx: (n); dx may alias dy.
 void kb_gelu_tanh_backward_scalar(const float *x, const float *dy, float *dx, long n);
+#if defined(__x86_64__)
 /// AVX2+FMA kb_gelu_tanh_backward. x, dy, dx: (n); dx may alias dy.
 void kb_gelu_tanh_backward_avx2(const float *x, const float *dy, float *dx, long n);
 /// AVX-512 kb_gelu_tanh_backward. x, dy, dx: (n); dx may alias dy.
 void kb_gelu_tanh_backward_avx512(const float *x, const float *dy, float *dx, long n);
+#endif
 
 /// GELU (exact): y = 0.5 x (1 + erf(x / sqrt(2))). x, y: (n); y may alias x. gelu(-inf) = 0.
 void kb_gelu_erf_forward(const float *x, float *y, long n);
 /// Scalar reference of kb_gelu_erf_forward. x, y: (n); y may alias x.
 void kb_gelu_erf_forward_scalar(const float *x, float *y, long n);
+#if defined(__x86_64__)
 /// AVX2+FMA kb_gelu_erf_forward. x, y: (n); y may alias x.
 void kb_gelu_erf_forward_avx2(const float *x, float *y, long n);
 /// AVX-512 kb_gelu_erf_forward. x, y: (n); y may alias x.
 void kb_gelu_erf_forward_avx512(const float *x, float *y, long n);
+#endif
 
 /// GELU (exact) backward: dx = dy * (Phi(x) + x phi(x)); the derivative is 1 at +inf and 0 at -inf.
 /// x, dy, dx: (n); dx may alias dy.
 void kb_gelu_erf_backward(const float *x, const float *dy, float *dx, long n);
 /// Scalar reference of kb_gelu_erf_backward. x, dy, dx: (n); dx may alias dy.
 void kb_gelu_erf_backward_scalar(const float *x, const float *dy, float *dx, long n);
+#if defined(__x86_64__)
 /// AVX2+FMA kb_gelu_erf_backward. x, dy, dx: (n); dx may alias dy.
 void kb_gelu_erf_backward_avx2(const float *x, const float *dy, float *dx, long n);
 /// AVX-512 kb_gelu_erf_backward. x, dy, dx: (n); dx may alias dy.
 void kb_gelu_erf_backward_avx512(const float *x, const float *dy, float *dx, long n);
+#endif
 
 /// AdamW step (PyTorch semantics): param *= 1 - lr*weight_decay; m = beta1 m + (1-beta1) g;
 /// v = beta2 v + (1-beta2) g^2; param -= lr * (m / bias_correction1) / (sqrt(v / bias_correction2) + eps),
@@ -156,32 +176,38 @@ void kb_adamw_update(float *param, const float *grad, float *m, float *v, long n
 /// Scalar reference of kb_adamw_update (same arguments).
 void kb_adamw_update_scalar(float *param, const float *grad, float *m, float *v, long n, float lr, float beta1,
                             float beta2, float eps, float weight_decay, float bias_correction1, float bias_correction2);
+#if defined(__x86_64__)
 /// AVX2 kb_adamw_update; same operation order as the scalar reference (same arguments).
 void kb_adamw_update_avx2(float *param, const float *grad, float *m, float *v, long n, float lr, float beta1,
                           float beta2, float eps, float weight_decay, float bias_correction1, float bias_correction2);
 /// AVX-512 kb_adamw_update; same operation order as the scalar reference (same arguments).
 void kb_adamw_update_avx512(float *param, const float *grad, float *m, float *v, long n, float lr, float beta1,
                             float beta2, float eps, float weight_decay, float bias_correction1, float bias_correction2);
+#endif
 
 /// Sum of x: (n), accumulated in double. Deterministic for a given path and n (order documented per variant).
 double kb_sum(const float *x, long n);
 /// Scalar reference of kb_sum: one double accumulator, elements in index order. x: (n).
 double kb_sum_scalar(const float *x, long n);
+#if defined(__x86_64__)
 /// AVX2 kb_sum: element i of each full 16-element block adds to double lane i; lanes combined in a fixed tree,
 /// then the remaining elements in index order. x: (n).
 double kb_sum_avx2(const float *x, long n);
 /// AVX-512 kb_sum: element i of each full 32-element block adds to double lane i; lanes combined in a fixed tree,
 /// then the remaining elements in index order. x: (n).
 double kb_sum_avx512(const float *x, long n);
+#endif
 
 /// Sum of x*x over x: (n), squares and accumulation in double. Deterministic for a given path and n.
 double kb_sum_squares(const float *x, long n);
 /// Scalar reference of kb_sum_squares: one double accumulator, elements in index order. x: (n).
 double kb_sum_squares_scalar(const float *x, long n);
+#if defined(__x86_64__)
 /// AVX2 kb_sum_squares, same order as kb_sum_avx2. x: (n).
 double kb_sum_squares_avx2(const float *x, long n);
 /// AVX-512 kb_sum_squares, same order as kb_sum_avx512. x: (n).
 double kb_sum_squares_avx512(const float *x, long n);
+#endif
 
 // ---- int8 (W8A8) quantisation and GEMM ----
 //
