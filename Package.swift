@@ -62,7 +62,7 @@ let package = Package(
             name: "kiban",
             dependencies: [
                 "CBLAS", "KibanKernels", "KibanTensor", "KibanNN", "KibanOptim", "KibanData", "KibanModels", "KibanTrain",
-                "KibanInfer", "KibanEval", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "KibanInfer", "KibanEval", "KibanDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(
             name: "KibanTestSupport", dependencies: ["KibanTensor", "KibanFormats", "KibanData"], path: "Tests/KibanTestSupport"),

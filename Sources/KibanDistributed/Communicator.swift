@@ -1,22 +1,79 @@
 import CMPI
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// How a collective combines the ranks' values.
+public enum ReduceOperation: Sendable {
+    case sum, max
+}
+
 /// Collective communication between the ranks of a run. Every collective goes through this
 /// protocol, so the same training code runs on one process or under `mpirun -np N`.
+///
+/// Buffers are flat float (or double) arrays; every rank passes buffers of the same length.
 public protocol Communicator: AnyObject {
     /// This process's index in `0..<size`.
     var rank: Int { get }
     /// Number of processes.
     var size: Int { get }
-    /// Sums `buffer` element-wise across ranks, in place.
-    func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>)
+    /// Returns when every rank has called it.
+    func barrier()
+    /// Copies `root`'s buffer into every rank's buffer.
+    func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int)
+    /// Combines `buffer` element-wise across ranks, in place; every rank gets the result.
+    func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation)
+    /// ``allReduce(_:_:)`` for doubles (losses and metrics).
+    func allReduce(_ buffer: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation)
+    /// input: (size · count), output: (count): rank r gets block r of the element-wise sum.
+    func reduceScatterSum(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>)
+    /// input: (count), output: (size · count): block r is rank r's input.
+    func allGather(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>)
+    /// The ranks that pass the same `color` form a new communicator, ordered by `key` (then by rank):
+    /// the rows and columns of a data × tensor-parallel grid.
+    func split(color: Int, key: Int) -> Communicator
 }
 
-/// The default communicator of a single process: every collective returns at once.
+/// The communicator of a single process: every collective returns at once, or copies where the
+/// output is another buffer.
 public final class SingleProcessCommunicator: Communicator {
     public init() {}
     public var rank: Int { 0 }
     public var size: Int { 1 }
-    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) {}
+    public func barrier() {}
+    public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) {}
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) {}
+    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation) {}
+
+    public func reduceScatterSum(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) {
+        precondition(input.count == output.count, "reduce-scatter of \(input.count) values into \(output.count) at 1 rank")
+        _ = output.initialize(from: input)
+    }
+
+    public func allGather(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) {
+        precondition(input.count == output.count, "all-gather of \(input.count) values into \(output.count) at 1 rank")
+        _ = output.initialize(from: input)
+    }
+
+    public func split(color: Int, key: Int) -> Communicator { SingleProcessCommunicator() }
+}
+
+/// The communicator a process was started with: all of `mpirun`'s ranks when an MPI launcher
+/// started it, else a single process that never initialises MPI (and pays nothing for it).
+public enum Launch {
+    /// Environment variables that MPI launchers (OpenMPI, MPICH/PMI, PMIx) set in each rank.
+    static let launcherVariables = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"]
+
+    /// Whether this process runs under an MPI launcher.
+    public static var isUnderMPI: Bool {
+        launcherVariables.contains { getenv($0) != nil }
+    }
+
+    /// `MPICommunicator.world` under an MPI launcher, else a ``SingleProcessCommunicator``.
+    public static func communicator() -> Communicator {
+        isUnderMPI ? MPICommunicator.world : SingleProcessCommunicator()
+    }
 }
 
 /// The MPI library Kiban links.

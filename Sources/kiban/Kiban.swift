@@ -6,7 +6,9 @@ struct Kiban: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiban",
         abstract: "Scientific foundation models on CPUs: fine-tuning, inference, evaluation and benchmarks.",
-        subcommands: [FinetuneCommand.self, InferCommand.self, EvalCommand.self, Bench.self, DataCommand.self])
+        subcommands: [
+            FinetuneCommand.self, InferCommand.self, EvalCommand.self, Bench.self, DataCommand.self, CollectivesCommand.self,
+        ])
 }
 
 /// Options every benchmark shares.

@@ -17,7 +17,7 @@ struct SystemLibraryTests {
     @Test func singleProcessCommunicatorLeavesBuffersAlone() {
         let communicator = SingleProcessCommunicator()
         var values: [Float] = [1, 2, 3]
-        values.withUnsafeMutableBufferPointer { communicator.allReduceSum($0) }
+        values.withUnsafeMutableBufferPointer { communicator.allReduce($0, .sum) }
         #expect(values == [1, 2, 3] && communicator.rank == 0 && communicator.size == 1)
     }
 }
