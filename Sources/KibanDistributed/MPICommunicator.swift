@@ -11,8 +11,8 @@ import CMPI
 /// call on a shared-memory machine. Sendable because its state is fixed at creation; MPI itself is
 /// initialised for calls from one thread at a time (`MPI_THREAD_FUNNELED`).
 public final class MPICommunicator: Communicator, @unchecked Sendable {
-    /// Values per all-reduce call.
-    static let chunk = 1 << 20
+    /// Values per all-reduce call (0: the whole buffer in one call, for comparison).
+    nonisolated(unsafe) public static var chunk = 1 << 20
 
     let handle: MPI_Comm
     public let rank: Int
@@ -97,7 +97,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     private func forEachChunk(_ total: Int, _ body: (Int, Int) -> Void) {
         var start = 0
         while start < total {
-            let count = Swift.min(Self.chunk, total - start)
+            let count = Self.chunk > 0 ? Swift.min(Self.chunk, total - start) : total
             body(start, count)
             start += count
         }
