@@ -18,14 +18,7 @@ enum InferFixture {
 
     static let inputs: URL = {
         let url = try! folder("inputs")
-        try! """
-            model: esm
-            config:
-              hidden_size: 32
-              num_hidden_layers: 2
-              num_attention_heads: 4
-              intermediate_size: 64
-            """.write(to: url.appendingPathComponent("tiny-esm.yaml"), atomically: true, encoding: .utf8)
+        try! TinyESM.writeConfig(to: url.appendingPathComponent("tiny-esm.yaml"))
         let proteins = try! FASTAReader.readAll(path: TestData.path("protein/bacterial_proteome.faa")).prefix(40)
         try! proteins.map { ">\($0.header)\n\($0.sequence)\n" }.joined()
             .write(to: url.appendingPathComponent("train.faa"), atomically: true, encoding: .utf8)

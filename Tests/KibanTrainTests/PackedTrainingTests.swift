@@ -1,4 +1,5 @@
 import Foundation
+import KibanTestSupport
 import Testing
 
 @testable import KibanTrain
@@ -29,7 +30,7 @@ struct PackedTrainingTests {
     static func inputs() throws -> URL {
         let folder = try TrainerFixture.folder("packed")
         try TrainerFixture.writeInputs(in: folder)
-        try TrainerFixture.writeTinyModel(to: folder.appendingPathComponent("no-dropout.yaml"), dropout: 0)
+        try TinyESM.writeConfig(to: folder.appendingPathComponent("no-dropout.yaml"), hiddenDropout: 0)
         return folder
     }
 

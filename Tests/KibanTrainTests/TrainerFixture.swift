@@ -17,7 +17,7 @@ enum TrainerFixture {
 
     /// Writes the tiny model YAML and the data files into `folder`.
     static func writeInputs(in folder: URL) throws {
-        try writeTinyModel(to: folder.appendingPathComponent("tiny-esm.yaml"), dropout: 0.1)
+        try TinyESM.writeConfig(to: folder.appendingPathComponent("tiny-esm.yaml"), hiddenDropout: 0.1)
         let proteins = try FASTAReader.readAll(path: TestData.path("protein/bacterial_proteome.faa")).prefix(48)
         try proteins.map { ">\($0.header)\n\($0.sequence)\n" }.joined()
             .write(to: folder.appendingPathComponent("proteins.faa"), atomically: true, encoding: .utf8)
@@ -31,19 +31,6 @@ enum TrainerFixture {
             rows.append("\(sequences[index]),\(labels[index]),\(splits[index])")
         }
         try (rows.joined(separator: "\n") + "\n").write(to: folder.appendingPathComponent("peptides.csv"), atomically: true, encoding: .utf8)
-    }
-
-    /// The tiny ESM's model YAML (d 32, 2 layers, 4 heads) with hidden dropout `dropout`, written to `file`.
-    static func writeTinyModel(to file: URL, dropout: Double) throws {
-        try """
-            model: esm
-            config:
-              hidden_size: 32
-              num_hidden_layers: 2
-              num_attention_heads: 4
-              intermediate_size: 64
-              hidden_dropout_prob: \(dropout)
-            """.write(to: file, atomically: true, encoding: .utf8)
     }
 
     /// Masked-LM on the proteins: dropout, masking and crops all draw from the run's generator.
