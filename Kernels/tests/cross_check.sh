@@ -9,7 +9,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 flags=(-O2 -std=gnu11 -Wall -ffp-contract=off -IKernels/include -IKernels)
 sources=(Kernels/*.c Kernels/tests/portable_kernels.c)
-cc "${flags[@]}" "${sources[@]}" -lm -lpthread -o "$work/native"
+native=$(command -v cc || command -v gcc || command -v clang) || { echo "cross_check: no C compiler (cc, gcc or clang)" >&2; exit 1; }
+"$native" "${flags[@]}" "${sources[@]}" -lm -lpthread -o "$work/native"
 aarch64-linux-gnu-gcc "${flags[@]}" -static "${sources[@]}" -lm -lpthread -o "$work/aarch64"
 "$work/native" > "$work/native.txt"
 qemu-aarch64 "$work/aarch64" > "$work/aarch64.txt"
