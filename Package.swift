@@ -48,8 +48,8 @@ let package = Package(
         .target(
             name: "KibanTrain",
             dependencies: [
-                "KibanTensor", "KibanFormats", "KibanNN", "KibanOptim", "KibanData", "KibanModels",
-                .product(name: "Yams", package: "Yams"),
+                "KibanTensor", "KibanKernels", "KibanFormats", "KibanNN", "KibanOptim", "KibanData", "KibanModels",
+                "KibanDistributed", .product(name: "Yams", package: "Yams"),
             ]),
         .target(
             name: "KibanInfer",
@@ -89,6 +89,6 @@ let package = Package(
                 "KibanTrain", "KibanModels", "KibanNN", "KibanOptim", "KibanFormats", "KibanTensor", "KibanData", "KibanTestSupport",
             ]),
         .testTarget(name: "KibanEvalTests", dependencies: ["KibanEval", "KibanInfer", "KibanTrain"]),
-        .testTarget(name: "KibanSystemTests", dependencies: ["KibanFormats", "KibanDistributed"]),
+        .testTarget(name: "KibanSystemTests", dependencies: ["KibanFormats", "KibanDistributed", "KibanData", "KibanTestSupport"]),
     ]
 )

@@ -56,6 +56,23 @@ public final class PackedCorpus {
         try file.readFloats("/fractions", rows: Int(offsets[index])..<Int(offsets[index + 1]))
     }
 
+    /// Sequence `index` as an example: its tokens, fractions (composition corpora), label and
+    /// target. Token ids outside the corpus kind's range (ESM's 33 tokens, atomic numbers 1–118)
+    /// are an error naming the file and the sequence.
+    public func example(_ index: Int) throws -> Example {
+        let tokens = try tokens(of: index)
+        let valid = kind == "composition" ? 1...118 : 0...(ProteinAlphabet.count - 1)
+        if let bad = tokens.first(where: { !valid.contains($0) }) {
+            throw DataError(file: path, message: "sequence \(index): token id \(bad) is outside \(valid) for a \(kind) corpus")
+        }
+        return Example(
+            tokens: tokens, fractions: kind == "composition" ? try fractions(of: index) : [],
+            label: labels?[index] ?? 0, target: targets?[index] ?? 0)
+    }
+
+    /// Whether the corpus has a `/split` dataset.
+    public var hasSplits: Bool { splits != nil }
+
     /// Indices of the sequences in `split` (all sequences when the corpus has no split column).
     public func indices(in split: Split?) -> [Int] {
         guard let split, let splits else { return Array(0..<count) }

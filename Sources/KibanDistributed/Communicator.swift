@@ -33,6 +33,9 @@ public protocol Communicator: AnyObject {
     /// The ranks that pass the same `color` form a new communicator, ordered by `key` (then by rank):
     /// the rows and columns of a data × tensor-parallel grid.
     func split(color: Int, key: Int) -> Communicator
+    /// Ends every rank of the run with exit status `code` (after this rank's message is printed):
+    /// a failing rank calls it so the others do not wait forever in a collective.
+    func abort(_ code: Int32) -> Never
 }
 
 /// The communicator of a single process: every collective returns at once, or copies where the
@@ -57,6 +60,7 @@ public final class SingleProcessCommunicator: Communicator {
     }
 
     public func split(color: Int, key: Int) -> Communicator { SingleProcessCommunicator() }
+    public func abort(_ code: Int32) -> Never { exit(code) }
 }
 
 /// The communicator a process was started with: all of `mpirun`'s ranks when an MPI launcher
@@ -68,6 +72,14 @@ public enum Launch {
     /// Whether this process runs under an MPI launcher.
     public static var isUnderMPI: Bool {
         launcherVariables.contains { getenv($0) != nil }
+    }
+
+    /// Environment variables that give the number of ranks on this node (OpenMPI, MPICH, PMIx).
+    static let localSizeVariables = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "PMIX_LOCAL_SIZE"]
+
+    /// Ranks the launcher started on this node (1 without a launcher).
+    public static var ranksOnThisNode: Int {
+        localSizeVariables.lazy.compactMap { getenv($0).flatMap { Int(String(cString: $0)) } }.first ?? 1
     }
 
     /// `MPICommunicator.world` under an MPI launcher, else a ``SingleProcessCommunicator``.

@@ -93,6 +93,12 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         return MPICommunicator(part!, owned: true)
     }
 
+    public func abort(_ code: Int32) -> Never {
+        fflush(nil)
+        MPI_Abort(handle, code)
+        exit(code)
+    }
+
     /// Calls `body(start, count)` for consecutive chunks of at most ``chunk`` values.
     private func forEachChunk(_ total: Int, _ body: (Int, Int) -> Void) {
         var start = 0

@@ -17,9 +17,11 @@ public final class ParameterBuffer {
     public let decayRange: Range<Int>, noDecayRange: Range<Int>
 
     /// Total number of trainable scalars.
-    public var count: Int { values.count }
+    public let count: Int
 
-    public init(module: Module) {
+    /// `paddedTo`: the storages hold a multiple of it (zeros after `count`), so equal ZeRO shards
+    /// and reduce-scatter blocks cover them.
+    public init(module: Module, paddedTo multiple: Int = 1) {
         let trainable = module.trainableParameters()
         parameters = trainable.filter { $0.parameter.decays } + trainable.filter { !$0.parameter.decays }
         var offset = 0
@@ -30,8 +32,10 @@ public final class ParameterBuffer {
         let decaying = trainable.filter { $0.parameter.decays }.map { $0.parameter.value.count }.reduce(0, +)
         decayRange = 0..<decaying
         noDecayRange = decaying..<offset
-        values = Storage(uninitializedCount: offset)
-        gradients = Storage(count: offset, repeating: 0)
+        count = offset
+        let padded = (offset + multiple - 1) / multiple * multiple
+        values = Storage(count: padded, repeating: 0)
+        gradients = Storage(count: padded, repeating: 0)
         for ((_, parameter), range) in zip(parameters, ranges) {
             let view = Tensor(storage: values, shape: parameter.shape, offset: range.lowerBound)
             view.assign(parameter.value)

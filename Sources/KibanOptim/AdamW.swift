@@ -15,47 +15,80 @@ public final class AdamW: Optimizer {
     public let beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
     public let decayEverything: Bool
     public private(set) var step = 0
-    /// First and second moments, flat like the buffer (ZeRO shards them by the same offsets).
+    /// The offsets of the buffer this optimizer updates and keeps moments for: all of it, or one
+    /// rank's ZeRO shard (the other ranks update the rest).
+    public let shard: Range<Int>
+    /// First and second moments of `shard`.
     let firstMoment: Storage, secondMoment: Storage
 
+    /// What a checkpoint stores: the step and the moments of the whole buffer, in buffer order.
+    public struct State {
+        public var step: Int
+        public var firstMoment: [Float], secondMoment: [Float]
+
+        public init(step: Int, firstMoment: [Float], secondMoment: [Float]) {
+            (self.step, self.firstMoment, self.secondMoment) = (step, firstMoment, secondMoment)
+        }
+    }
+
+    /// `shard`: the offsets this optimizer owns (nil: the whole buffer).
     public init(
         buffer: ParameterBuffer, learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
-        epsilon: Float = 1e-8, weightDecay: Float = 0.01, decayEverything: Bool = false
+        epsilon: Float = 1e-8, weightDecay: Float = 0.01, decayEverything: Bool = false, shard: Range<Int>? = nil
     ) {
         self.buffer = buffer
         self.learningRate = learningRate
         (self.beta1, self.beta2, self.epsilon, self.weightDecay) = (beta1, beta2, epsilon, weightDecay)
         self.decayEverything = decayEverything
-        firstMoment = Storage(count: buffer.count, repeating: 0)
-        secondMoment = Storage(count: buffer.count, repeating: 0)
+        self.shard = shard ?? 0..<buffer.count
+        firstMoment = Storage(count: self.shard.count, repeating: 0)
+        secondMoment = Storage(count: self.shard.count, repeating: 0)
     }
 
-    /// The moments in buffer order and the step count, for checkpoints.
-    public var state: (step: Int, firstMoment: [Float], secondMoment: [Float]) {
-        (step, Array(UnsafeBufferPointer(start: firstMoment.pointer, count: firstMoment.count)),
-         Array(UnsafeBufferPointer(start: secondMoment.pointer, count: secondMoment.count)))
+    /// The step and this optimizer's moments (of `shard`, in buffer order).
+    public var shardState: State {
+        State(
+            step: step, firstMoment: Array(UnsafeBufferPointer(start: firstMoment.pointer, count: firstMoment.count)),
+            secondMoment: Array(UnsafeBufferPointer(start: secondMoment.pointer, count: secondMoment.count)))
     }
 
-    /// Restores ``state`` saved from an optimizer over a buffer of the same layout.
-    public func restore(step: Int, firstMoment first: [Float], secondMoment second: [Float]) throws {
-        guard first.count == buffer.count, second.count == buffer.count, step >= 0 else {
+    /// The state of an optimizer over the whole buffer (a sharded one gathers it: see ``shardState``).
+    public var state: State {
+        precondition(shard == 0..<buffer.count, "a ZeRO shard holds part of the state; gather every rank's shardState")
+        return shardState
+    }
+
+    /// Restores a ``State`` of the whole buffer saved from an optimizer over a buffer of the same
+    /// layout, at any sharding; this optimizer keeps its shard's part.
+    public func restore(_ saved: State) throws {
+        guard saved.firstMoment.count == buffer.count, saved.secondMoment.count == buffer.count, saved.step >= 0 else {
             throw OptimizerStateError(
-                description: "AdamW state for \(first.count) parameters does not fit a buffer of \(buffer.count)")
+                description: "AdamW state for \(saved.firstMoment.count) parameters does not fit a buffer of \(buffer.count)")
         }
-        self.step = step
-        first.withUnsafeBufferPointer { firstMoment.pointer.update(from: $0.baseAddress!, count: first.count) }
-        second.withUnsafeBufferPointer { secondMoment.pointer.update(from: $0.baseAddress!, count: second.count) }
+        step = saved.step
+        let upper = min(shard.upperBound, buffer.count), kept = max(0, upper - shard.lowerBound)
+        firstMoment.pointer.update(repeating: 0, count: firstMoment.count)
+        secondMoment.pointer.update(repeating: 0, count: secondMoment.count)
+        saved.firstMoment.withUnsafeBufferPointer { firstMoment.pointer.update(from: $0.baseAddress! + shard.lowerBound, count: kept) }
+        saved.secondMoment.withUnsafeBufferPointer { secondMoment.pointer.update(from: $0.baseAddress! + shard.lowerBound, count: kept) }
     }
 
     public func update() {
+        update(gradients: UnsafePointer(buffer.gradients.pointer + shard.lowerBound))
+    }
+
+    /// One update of the parameters in `shard` from `gradients`, the gradients of `shard` (ZeRO-2
+    /// passes its reduce-scattered shard; ``update()`` passes the buffer's own).
+    public func update(gradients: UnsafePointer<Float>) {
         step += 1
         let correction1 = 1 - Foundation.pow(beta1, Float(step)), correction2 = 1 - Foundation.pow(beta2, Float(step))
-        for (range, decay) in [(buffer.decayRange, weightDecay), (buffer.noDecayRange, decayEverything ? weightDecay : 0)]
-        where !range.isEmpty {
-            let start = range.lowerBound
+        for (range, decay) in [(buffer.decayRange, weightDecay), (buffer.noDecayRange, decayEverything ? weightDecay : 0)] {
+            let owned = range.clamped(to: shard)
+            guard !owned.isEmpty else { continue }
+            let local = owned.lowerBound - shard.lowerBound
             kb_adamw_update(
-                buffer.values.pointer + start, buffer.gradients.pointer + start, firstMoment.pointer + start,
-                secondMoment.pointer + start, range.count, learningRate, beta1, beta2, epsilon, decay, correction1, correction2)
+                buffer.values.pointer + owned.lowerBound, gradients + local, firstMoment.pointer + local,
+                secondMoment.pointer + local, owned.count, learningRate, beta1, beta2, epsilon, decay, correction1, correction2)
         }
     }
 }

@@ -46,13 +46,14 @@ public enum Checkpoint {
         }
     }
 
-    /// Writes model parameters, optimizer moments and RNG state atomically to `url`.
+    /// Writes model parameters, optimizer moments and RNG state atomically to `url`. A ZeRO-sharded
+    /// optimizer passes the moments its ranks gathered as `optimizerState`.
     ///
     /// `beforeRename` runs after the temporary file is complete and before it replaces `url`; tests
     /// use it to simulate a crash at the worst moment.
     public static func save(
-        to url: URL, model: Module, optimizer: AdamW? = nil, generator: RandomGenerator? = nil, metadata: Metadata,
-        beforeRename: (() throws -> Void)? = nil
+        to url: URL, model: Module, optimizer: AdamW? = nil, optimizerState: AdamW.State? = nil, generator: RandomGenerator? = nil,
+        metadata: Metadata, beforeRename: (() throws -> Void)? = nil
     ) throws {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         defer { try? FileManager.default.removeItem(at: temporary) }
@@ -62,7 +63,7 @@ public enum Checkpoint {
                 try file.write(tensor.toArray(), shape: tensor.shape, at: "/model/\(name)", chunk: chunkShape(tensor.shape))
             }
             if let optimizer {
-                let state = optimizer.state
+                let state = optimizerState ?? optimizer.state
                 try file.write(state.firstMoment, shape: [state.firstMoment.count], at: "/optimizer/first_moment", chunk: [1 << 20])
                 try file.write(state.secondMoment, shape: [state.secondMoment.count], at: "/optimizer/second_moment", chunk: [1 << 20])
                 try file.setAttribute("optimizer_step", state.step)
@@ -113,9 +114,9 @@ public enum Checkpoint {
             guard names == optimizer.buffer.parameters.map(\.name) else {
                 throw HDF5Error(path: url.path, message: "optimizer state was saved for other parameters (or another order)")
             }
-            try optimizer.restore(
+            try optimizer.restore(AdamW.State(
                 step: try file.intAttribute("optimizer_step"), firstMoment: try file.readFloats("/optimizer/first_moment").values,
-                secondMoment: try file.readFloats("/optimizer/second_moment").values)
+                secondMoment: try file.readFloats("/optimizer/second_moment").values))
         }
         if let generator {
             generator.state = try file.readInts("/rng/state").values.map { UInt64(bitPattern: $0) }

@@ -48,6 +48,9 @@ extension RunConfiguration {
         guard train.epochs > 0 || train.maxSteps > 0 else {
             throw ConfigError("\(file): key 'train.epochs' or 'train.max_steps' must be positive")
         }
+        guard (0...2).contains(train.zeroStage) else {
+            throw ConfigError("\(file): key 'train.zero_stage' must be 0, 1 or 2 (is \(train.zeroStage))")
+        }
         guard optimizer.lr > 0, optimizer.lr.isFinite else { throw ConfigError("\(file): key 'optimizer.lr' must be positive") }
         guard ["constant", "warmup-cosine", "warmup-linear"].contains(schedule.kind) else {
             throw ConfigError("\(file): key 'schedule.kind': '\(schedule.kind)' is not constant, warmup-cosine or warmup-linear")

@@ -138,9 +138,15 @@ public struct RunConfiguration: Codable, Sendable {
         public var epochs = 10
         /// Stop after this many updates (0: `epochs` decides).
         public var maxSteps = 0
+        /// Examples per micro-batch on each rank. One update takes `batch_size × ranks ×
+        /// accumulation` examples (the global batch; ranks is 1 outside `mpirun`).
         public var batchSize = 32
-        /// Micro-batches per update.
+        /// Micro-batches per update on each rank.
         public var accumulation = 1
+        /// Under `mpirun`: 0 plain data parallel; 1 ZeRO-1 (optimizer moments sharded over the
+        /// ranks); 2 ZeRO-2 (moments and summed gradients sharded). The parameters are the same at
+        /// every stage; only memory and communication differ.
+        public var zeroStage = 0
         /// Batches per length-sorted window when batching (similar lengths pad less); 1 is a plain
         /// shuffle, as PyTorch's sampler.
         public var lengthBucketing = 50

@@ -23,6 +23,16 @@ public struct TaskStatistics: Sendable {
     }
 }
 
+extension TaskStatistics {
+    /// The sums in a fixed order, to add up over ranks.
+    var values: [Double] { [lossSum, weight, correct, absoluteError, squaredError] }
+
+    /// Statistics from ``values``.
+    init(summing values: [Double]) {
+        self.init(lossSum: values[0], weight: values[1], correct: values[2], absoluteError: values[3], squaredError: values[4])
+    }
+}
+
 /// What a task reports besides the loss.
 enum TaskMetricKind: Sendable {
     case classification, regression, languageModel

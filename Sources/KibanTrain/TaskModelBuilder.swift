@@ -268,7 +268,7 @@ enum TaskModelBuilder {
     }
 
     private static func regressionObjective(_ config: RunConfiguration, data: TrainingData) -> RegressionObjective {
-        let targets = data.train.map { Double($0.target) }
+        let targets = data.train.targets.map(Double.init)
         guard config.task.normalizeTargets, targets.count > 1 else { return RegressionObjective(loss: config.task.loss, mean: 0, scale: 1) }
         let mean = targets.reduce(0, +) / Double(targets.count)
         let deviation = (targets.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(targets.count - 1)).squareRoot()
@@ -282,10 +282,8 @@ enum TaskModelBuilder {
         case "balanced":
             let classes = config.task.numLabels
             var counts = [Double](repeating: 0, count: classes)
-            for example in data.train {
-                for label in config.task.kind == .tokenClassification ? example.tokenLabels : [example.label] where label >= 0 {
-                    counts[label] += 1
-                }
+            for labels in data.train.labels {
+                for label in labels where label >= 0 { counts[label] += 1 }
             }
             let total = counts.reduce(0, +)
             return Tensor(shape: [classes], values: counts.map { Float($0 > 0 ? total / (Double(classes) * $0) : 0) })

@@ -1,5 +1,6 @@
 import Foundation
 import KibanData
+import KibanDistributed
 import KibanFormats
 import KibanModels
 import KibanNN
@@ -58,13 +59,20 @@ public struct StepRecord: Codable, Sendable {
 /// stopping on the best checkpoint, periodic atomic checkpoints, exact resume and a stop on
 /// non-finite values. Outputs in `run.output_dir`: `last.h5`, `best.h5`, `metrics.jsonl`,
 /// `curves.svg`, `summary.json` (and `adapter/` for LoRA runs).
+///
+/// Under `mpirun` it trains data parallel (see ``DataParallel``): the global batch is
+/// `train.batch_size × ranks × train.accumulation`, evaluation is split over the ranks and its
+/// statistics summed, and rank 0 alone writes files and reports progress.
 public final class Trainer {
     public let config: RunConfiguration
     public let data: TrainingData
     public let task: TaskModel
-    /// Drives initialisation, dropout, masking and crops; saved in checkpoints.
+    /// Drives initialisation, then dropout, masking and crops: before each micro-batch it is set
+    /// to that micro-batch's own stream (``stream(epoch:batch:)``), so a micro-batch draws the same
+    /// numbers on whichever rank computes it. Saved in checkpoints.
     public let generator: RandomGenerator
     let optimizer: AdamW
+    let parallel: DataParallel
     let output: URL
     let log: MetricsLog
     /// The base weights' load report (printed at the start).
@@ -77,8 +85,8 @@ public final class Trainer {
 
     /// Reads the data, builds the model, attaches adapters and the optimizer; every configuration
     /// and data error surfaces here, before any training.
-    public convenience init(config: RunConfiguration) throws {
-        try self.init(config: config, data: Trainer.loadData(for: config))
+    public convenience init(config: RunConfiguration, communicator: Communicator = SingleProcessCommunicator()) throws {
+        try self.init(config: config, data: Trainer.loadData(for: config), communicator: communicator)
     }
 
     /// Reads and checks the run's data, tokenized for its model family, before any model is built.
@@ -86,8 +94,8 @@ public final class Trainer {
         try TrainingDataLoader.load(config, tokenizer: TaskModelBuilder.tokenizer(for: config))
     }
 
-    /// As ``init(config:)`` with data that ``loadData(for:)`` read for this `config`.
-    public init(config: RunConfiguration, data: TrainingData) throws {
+    /// As ``init(config:communicator:)`` with data that ``loadData(for:)`` read for this `config`.
+    public init(config: RunConfiguration, data: TrainingData, communicator: Communicator = SingleProcessCommunicator()) throws {
         self.config = config
         output = URL(fileURLWithPath: config.run.outputDir)
         let tokenizer = try TaskModelBuilder.tokenizer(for: config)
@@ -95,14 +103,26 @@ public final class Trainer {
         generator = RandomGenerator(seed: UInt64(config.run.seed))
         (task, baseReport) = try TaskModelBuilder.build(config, data: data, tokenizer: tokenizer, generator: generator)
         if config.lora.enabled { try LoRA.apply(to: task.module, configuration: config.lora.configuration, generator: generator) }
+        let buffer = ParameterBuffer(module: task.module, paddedTo: communicator.size * DataParallel.block)
+        parallel = DataParallel(communicator: communicator, stage: config.train.zeroStage, parameterCount: buffer.count)
         optimizer = AdamW(
-            buffer: ParameterBuffer(module: task.module), learningRate: config.optimizer.lr, beta1: config.optimizer.beta1,
-            beta2: config.optimizer.beta2, epsilon: config.optimizer.eps, weightDecay: config.optimizer.weightDecay)
+            buffer: buffer, learningRate: config.optimizer.lr, beta1: config.optimizer.beta1, beta2: config.optimizer.beta2,
+            epsilon: config.optimizer.eps, weightDecay: config.optimizer.weightDecay,
+            shard: config.train.zeroStage > 0 ? parallel.shard : nil)
+        if communicator.size > 1 { parallel.broadcastParameters(buffer) }
         taskInfo = try Trainer.taskInfo(config: config, data: data, task: task)
-        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        try RunFolder.writeTaskFiles(taskInfo, config: config, to: output)
+        if communicator.rank == 0 {
+            try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+            try RunFolder.writeTaskFiles(taskInfo, config: config, to: output)
+        }
         log = MetricsLog(url: output.appendingPathComponent("metrics.jsonl"))
     }
+
+    /// Whether this process writes files and reports progress (rank 0).
+    var writes: Bool { parallel.rank == 0 }
+
+    /// Examples per update over all ranks: `batch_size × ranks × accumulation`.
+    public var globalBatch: Int { config.train.batchSize * parallel.ranks * config.train.accumulation }
 
     private static func taskInfo(config: RunConfiguration, data: TrainingData, task: TaskModel) throws -> TaskInfo {
         let labelNames: [String]
@@ -122,10 +142,13 @@ public final class Trainer {
             targetScale: task.targetNormalization.scale)
     }
 
+    /// Micro-batches per update over all ranks.
+    var microBatchesPerUpdate: Int { config.train.accumulation * parallel.ranks }
+
     /// Micro-batches per epoch and updates in the whole run.
     var plan: (batches: Int, updates: Int) {
         let batches = (data.train.count + config.train.batchSize - 1) / config.train.batchSize
-        let perEpoch = (batches + config.train.accumulation - 1) / config.train.accumulation
+        let perEpoch = (batches + microBatchesPerUpdate - 1) / microBatchesPerUpdate
         return (batches, config.train.maxSteps > 0 ? config.train.maxSteps : perEpoch * config.train.epochs)
     }
 
@@ -142,7 +165,7 @@ public final class Trainer {
     /// The micro-batches of `epoch` (example indices), the same for the same seed and epoch.
     func batches(epoch: Int) -> [[Int]] {
         Batching.lengthBucketed(
-            Array(data.train.indices), lengths: { self.data.train[$0].tokens.count }, batchSize: config.train.batchSize,
+            Array(0..<data.train.count), lengths: { self.data.train.length(of: $0) }, batchSize: config.train.batchSize,
             seed: UInt64(config.run.seed) &* 1_000_003 &+ UInt64(epoch), bucketBatches: config.train.lengthBucketing)
     }
 
@@ -156,15 +179,15 @@ public final class Trainer {
     private func runToTheEnd() throws -> TrainingSummary {
         try resumeIfPossible()
         sessionStart = (Date(), state.seconds)
-        let progress = ProgressReporter(total: plan.updates, firstStep: state.step)
+        let progress = writes ? ProgressReporter(total: plan.updates, firstStep: state.step) : nil
         while state.step < plan.updates && !earlyStopped {
             let batches = batches(epoch: state.epoch)
             while state.batchInEpoch < batches.count && state.step < plan.updates && !earlyStopped {
-                let group = Array(batches[state.batchInEpoch..<min(batches.count, state.batchInEpoch + config.train.accumulation)])
+                let group = Array(batches[state.batchInEpoch..<min(batches.count, state.batchInEpoch + microBatchesPerUpdate)])
                 let record = try update(group)
                 state.batchInEpoch += group.count
-                log.append(record)
-                progress.update(record)
+                if writes { log.append(record) }
+                progress?.update(record)
                 onStep?(record)
                 if config.train.evalEvery > 0 && state.step % config.train.evalEvery == 0 { try evaluateAndKeepBest() }
                 if config.train.checkpointEvery > 0 && state.step % config.train.checkpointEvery == 0 { try saveCheckpoint("last.h5") }
@@ -175,7 +198,7 @@ public final class Trainer {
                 if config.train.evalEvery == 0 { try evaluateAndKeepBest() }
             }
         }
-        progress.finish()
+        progress?.finish()
         if state.evaluatedStep != state.step { try evaluateAndKeepBest() }
         updateSeconds()
         return try finish(wallSeconds: state.seconds)
@@ -188,30 +211,52 @@ public final class Trainer {
         state.seconds = sessionStart.1 + Date().timeIntervalSince(sessionStart.0)
     }
 
-    /// One optimizer update over `group`'s micro-batches (each weighted by its share of examples).
+    /// The random stream of micro-batch `batch` of `epoch` (its dropout, masking and crops): fixed by
+    /// the seed and the batch's place in the run, whichever rank computes it.
+    func stream(epoch: Int, batch: Int) -> RandomGenerator {
+        RandomGenerator(seed: UInt64(config.run.seed) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(epoch) << 32 ^ UInt64(batch))
+    }
+
+    /// One optimizer update over the global `group` of micro-batches (this rank computes its share;
+    /// each micro-batch's loss is weighted by its share of the group's examples). Each micro-batch's
+    /// gradient is computed on its own and added to the sum in micro-batch order, then summed over
+    /// the ranks.
     func update(_ group: [[Int]]) throws -> StepRecord {
         let started = Date()
         task.module.train()
         optimizer.zeroGradients()
         let total = Double(group.map(\.count).reduce(0, +))
-        var loss = 0.0, tokens = 0
-        for indices in group {
-            let (batchLoss, _, batchTokens) = task.forward(indices.map { data.train[$0] }, true, generator)
-            let share = Double(indices.count) / total
+        var loss = 0.0, tokens = 0.0
+        let local = parallel.localMicroBatches(groupSize: group.count, accumulation: config.train.accumulation)
+        let gradients = optimizer.buffer.gradients
+        let sum = local.count > 1 ? Storage(count: gradients.count, repeating: 0) : nil
+        for position in local {
+            generator.state = stream(epoch: state.epoch, batch: state.batchInEpoch + position).state
+            let (batchLoss, _, batchTokens) = task.forward(try data.train.examples(at: group[position]), true, generator)
+            let share = Double(group[position].count) / total
             loss += Double(batchLoss.item()) * share
-            tokens += batchTokens
+            tokens += Double(batchTokens)
+            if position > local.lowerBound { optimizer.zeroGradients() }
             (batchLoss * Float(share)).backward()
+            if let sum { for i in 0..<gradients.count { sum.pointer[i] += gradients.pointer[i] } }
+        }
+        if let sum { gradients.pointer.update(from: sum.pointer, count: gradients.count) }
+        if parallel.ranks > 1 {
+            parallel.reduceGradients(optimizer.buffer)
+            (loss, tokens) = { ($0[0], $0[1]) }(parallel.sum([loss, tokens]))
         }
         guard loss.isFinite else { throw nonFinite("the training loss is \(loss)") }
-        let norm = config.train.clipNorm > 0 ? optimizer.buffer.clipGradientNorm(config.train.clipNorm) : optimizer.buffer.gradientNorm()
+        let norm = parallel.gradientNorm(optimizer.buffer)
         guard norm.isFinite else { throw nonFinite("the gradient norm is \(norm)") }
+        let clipFactor = config.train.clipNorm / (norm + 1e-6)
+        if config.train.clipNorm > 0 && clipFactor < 1 { parallel.scaleGradients(optimizer.buffer, by: Float(clipFactor)) }
         let learningRate = Double(config.optimizer.lr) * schedule.factor(step: state.step)
         optimizer.learningRate = Float(learningRate)
-        optimizer.update()
+        parallel.update(optimizer)
         state.step += 1
         return StepRecord(
             step: state.step, epoch: state.epoch, loss: loss, learningRate: learningRate, gradientNorm: norm,
-            tokensPerSecond: Double(tokens) / max(Date().timeIntervalSince(started), 1e-9))
+            tokensPerSecond: tokens / max(Date().timeIntervalSince(started), 1e-9))
     }
 
     private func nonFinite(_ what: String) -> TrainingError {
@@ -220,19 +265,21 @@ public final class Trainer {
         return TrainingError(description: "update \(state.step + 1): \(what); training stopped (\(kept)). Lower optimizer.lr or set train.clip_norm.")
     }
 
-    /// Metrics of `examples` in evaluation mode (fixed masking stream for masked-LM), prefixed `prefix_`.
+    /// Metrics of `examples` in evaluation mode (masked-LM: a fixed masking stream per batch), prefixed
+    /// `prefix_`. Under MPI each rank evaluates every `ranks`-th batch and the statistics are summed.
     public func evaluate(_ examples: [Example], prefix: String) -> [String: Double] {
         task.module.eval()
         defer { task.module.train() }
-        let fixed = RandomGenerator(seed: 0x5EED)
         let order = examples.indices.sorted { examples[$0].tokens.count < examples[$1].tokens.count }
         var statistics = TaskStatistics()
+        let batchStarts = Array(stride(from: 0, to: order.count, by: config.train.batchSize))
         withNoGrad {
-            for start in stride(from: 0, to: order.count, by: config.train.batchSize) {
+            for (number, start) in batchStarts.enumerated() where number % parallel.ranks == parallel.rank {
                 let batch = order[start..<min(order.count, start + config.train.batchSize)].map { examples[$0] }
-                statistics.add(task.forward(batch, false, fixed).1)
+                statistics.add(task.forward(batch, false, RandomGenerator(seed: 0x5EED &+ UInt64(number))).1)
             }
         }
+        if parallel.ranks > 1 { statistics = TaskStatistics(summing: parallel.sum(statistics.values)) }
         return Dictionary(uniqueKeysWithValues: task.metrics(statistics).map { ("\(prefix)_\($0.key)", $0.value) })
     }
 
@@ -258,14 +305,19 @@ public final class Trainer {
         } else {
             state.evaluationsWithoutImprovement += 1
         }
-        log.append(evaluation: metrics, step: state.step, epoch: state.epoch)
-        ProgressReporter.note("update \(state.step): " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ") + (improved ? " (best)" : ""))
+        if writes {
+            log.append(evaluation: metrics, step: state.step, epoch: state.epoch)
+            ProgressReporter.note("update \(state.step): " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ") + (improved ? " (best)" : ""))
+        }
         if improved { try saveCheckpoint("best.h5") }
         if config.train.checkpointEvery == 0 { try saveCheckpoint("last.h5") }
     }
 
+    /// Writes checkpoint `name` (rank 0; every rank takes part in gathering ZeRO-sharded moments).
     func saveCheckpoint(_ name: String, beforeRename: (() throws -> Void)? = nil) throws {
         updateSeconds()
+        let optimizerState = parallel.gatheredState(optimizer)
+        guard writes else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let metadata = Checkpoint.Metadata(
@@ -273,8 +325,8 @@ public final class Trainer {
             trainerState: String(decoding: try encoder.encode(state), as: UTF8.self),
             taskInfo: String(decoding: try encoder.encode(taskInfo), as: UTF8.self))
         try Checkpoint.save(
-            to: output.appendingPathComponent(name), model: task.module, optimizer: optimizer, generator: generator, metadata: metadata,
-            beforeRename: beforeRename)
+            to: output.appendingPathComponent(name), model: task.module, optimizer: optimizer, optimizerState: optimizerState,
+            generator: generator, metadata: metadata, beforeRename: beforeRename)
     }
 
     /// Continues from `last.h5` when `run.resume` is on and it exists: model, optimizer, generator,
@@ -282,11 +334,12 @@ public final class Trainer {
     func resumeIfPossible() throws {
         let last = output.appendingPathComponent("last.h5")
         guard config.run.resume, FileManager.default.fileExists(atPath: last.path) else {
-            log.truncate(afterStep: 0)
+            if writes { log.truncate(afterStep: 0) }
             return
         }
         let metadata = try Checkpoint.load(from: last, into: task.module, optimizer: optimizer, generator: generator)
         state = try JSONDecoder().decode(TrainerState.self, from: Data(metadata.trainerState.utf8))
+        guard writes else { return }
         log.truncate(afterStep: state.step)
         ProgressReporter.note("resuming from \(last.path) at update \(state.step)")
     }
@@ -294,22 +347,24 @@ public final class Trainer {
     /// Restores the best checkpoint, evaluates validation and test, writes curves, the adapter and `summary.json`.
     func finish(wallSeconds: Double) throws -> TrainingSummary {
         let best = output.appendingPathComponent("best.h5")
+        parallel.communicator.barrier()
         if FileManager.default.fileExists(atPath: best.path) {
             try Checkpoint.load(from: best, into: task.module)
         }
         var metrics = evaluate(data.validation, prefix: "validation")
         if config.train.testAtEnd && !data.test.isEmpty { metrics.merge(evaluate(data.test, prefix: "test")) { $1 } }
+        let summary = TrainingSummary(
+            name: config.run.name, seed: config.run.seed, steps: state.step, bestStep: state.bestStep, metrics: metrics,
+            wallSeconds: wallSeconds, parameters: task.module.parameterCount, trainableParameters: optimizer.buffer.count,
+            bestCheckpointSHA256: FileManager.default.fileExists(atPath: best.path) ? try SHA256.hexDigest(ofFile: best) : "",
+            dataSHA256: data.fileHashes, ranks: parallel.ranks, globalBatch: globalBatch)
+        guard writes else { return summary }
         if config.lora.enabled {
             try PEFTAdapterFolder.save(
                 model: task.module, configuration: config.lora.configuration, baseModel: config.model.path,
                 to: output.appendingPathComponent("adapter"))
         }
         try CurvePlot.write(log: log, monitor: config.train.monitor, to: output.appendingPathComponent("curves.svg"))
-        let summary = TrainingSummary(
-            name: config.run.name, seed: config.run.seed, steps: state.step, bestStep: state.bestStep, metrics: metrics,
-            wallSeconds: wallSeconds, parameters: task.module.parameterCount, trainableParameters: optimizer.buffer.count,
-            bestCheckpointSHA256: FileManager.default.fileExists(atPath: best.path) ? try SHA256.hexDigest(ofFile: best) : "",
-            dataSHA256: data.fileHashes)
         try summary.write(to: output.appendingPathComponent("summary.json"))
         return summary
     }
@@ -328,6 +383,9 @@ public struct TrainingSummary: Codable, Sendable {
     public let trainableParameters: Int
     public let bestCheckpointSHA256: String
     public let dataSHA256: [String: String]
+    /// Data-parallel ranks, and examples per update over all of them (batch size × ranks × accumulation).
+    public let ranks: Int
+    public let globalBatch: Int
 
     func write(to url: URL) throws {
         let encoder = JSONEncoder()

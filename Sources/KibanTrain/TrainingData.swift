@@ -2,9 +2,10 @@ import Foundation
 import KibanData
 import KibanFormats
 
-/// The three splits of a run's data, with the SHA-256 of every file read.
+/// The three splits of a run's data, with the SHA-256 of every file read. Training examples may
+/// stay on disk (a packed corpus); validation and test are held in memory.
 public struct TrainingData {
-    public var train: [Example]
+    public var train: ExampleSet
     public var validation: [Example]
     public var test: [Example]
     public var fileHashes: [String: String]
@@ -33,13 +34,15 @@ enum TrainingDataLoader {
             hashes[path] = try SHA256.hexDigest(ofFile: URL(fileURLWithPath: path))
         }
         var data: TrainingData
-        if config.task.kind == .maskedLM && [".faa", ".fasta", ".fa"].contains(where: source.train.hasSuffix) {
+        if source.train.hasSuffix(".h5") {
+            data = try packed(config)
+        } else if config.task.kind == .maskedLM && [".faa", ".fasta", ".fa"].contains(where: source.train.hasSuffix) {
             data = try fasta(source, tokenizer: tokenizer)
         } else {
             data = try tables(config, tokenizer: tokenizer)
         }
         data.fileHashes = hashes
-        for (name, split) in [("train", data.train), ("validation", data.validation)] where split.isEmpty {
+        for (name, count) in [("train", data.train.count), ("validation", data.validation.count)] where count == 0 {
             throw ConfigError("the \(name) split is empty (data.train = '\(source.train)', split column '\(source.splitColumn)')")
         }
         return data
@@ -56,7 +59,45 @@ enum TrainingDataLoader {
                 train.append(example)
             }
         }
-        return TrainingData(train: train, validation: validation, test: [], fileHashes: [:])
+        return TrainingData(train: ExampleSet(train), validation: validation, test: [], fileHashes: [:])
+    }
+
+    /// A packed HDF5 corpus (`kiban data pack`): its split column, or else a fixed hash-selected
+    /// fraction of the sequence indices, is held out for validation (read into memory); training
+    /// sequences stay on disk until a micro-batch reads them.
+    private static func packed(_ config: RunConfiguration) throws -> TrainingData {
+        let path = config.data.train
+        let corpus = try PackedCorpus(path: path)
+        let expected = config.model.family == .materials ? "composition" : "protein"
+        guard corpus.kind == expected, config.model.family != .bert else {
+            throw ConfigError("\(path): a packed \(corpus.kind) corpus cannot train model.family \(config.model.family.rawValue) (packed corpora use ESM's alphabet or atomic numbers)")
+        }
+        switch config.task.kind {
+        case .sequenceClassification, .compositionClassification:
+            guard let labels = corpus.labels else { throw ConfigError("\(path): no /labels dataset for task.kind \(config.task.kind.rawValue)") }
+            if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= config.task.numLabels }) {
+                throw DataError(file: path, column: "labels", message: "sequence \(bad): label \(labels[bad]) is outside 0..<\(config.task.numLabels) (task.num_labels)")
+            }
+        case .sequenceRegression, .compositionRegression:
+            guard corpus.targets != nil else { throw ConfigError("\(path): no /targets dataset for task.kind \(config.task.kind.rawValue)") }
+        case .tokenClassification:
+            throw ConfigError("\(path): packed corpora hold no per-token labels (task.kind token-classification needs a CSV)")
+        case .maskedLM: break
+        }
+        let truncation = config.task.kind == .maskedLM || corpus.kind == "composition" ? nil : config.data.maxLength
+        let read = { (indices: [Int]) in try ExampleSet(corpus: corpus, indices: indices, truncation: truncation).all() }
+        var train = corpus.indices(in: .train), validation: [Int], test: [Int] = []
+        if corpus.hasSplits {
+            (validation, test) = (corpus.indices(in: .validation), corpus.indices(in: .test))
+        } else {
+            let fraction = config.data.validationFraction
+            validation = train.filter { Double(stableHash(String($0)) % 10_000) < fraction * 10_000 }
+            let held = Set(validation)
+            train.removeAll { held.contains($0) }
+        }
+        return TrainingData(
+            train: ExampleSet(corpus: corpus, indices: train, truncation: truncation), validation: try read(validation),
+            test: try read(test), fileHashes: [:])
     }
 
     /// CSV files: one file with a split column, or separate train/validation/test files.
@@ -71,16 +112,17 @@ enum TrainingDataLoader {
         if !source.validation.isEmpty {
             let validation = try read(source.validation).examples
             let test = source.test.isEmpty ? [] : try read(source.test).examples
-            return TrainingData(train: trainRows, validation: validation, test: test, fileHashes: [:], tokenClasses: tokenClasses)
+            return TrainingData(train: ExampleSet(trainRows), validation: validation, test: test, fileHashes: [:], tokenClasses: tokenClasses)
         }
         guard table.columnNames.contains(source.splitColumn) else {
             throw ConfigError("\(source.train): no column '\(source.splitColumn)' (data.split_column) and no data.validation file")
         }
         let splits = try table.strings(source.splitColumn)
         var result = TrainingData(train: [], validation: [], test: [], fileHashes: [:], tokenClasses: tokenClasses)
+        var train: [Example] = []
         for (row, (example, split)) in zip(trainRows, splits).enumerated() {
             switch split {
-            case "train": result.train.append(example)
+            case "train": train.append(example)
             case "val", "valid", "validation": result.validation.append(example)
             case "test": result.test.append(example)
             default:
@@ -88,6 +130,7 @@ enum TrainingDataLoader {
                                 message: "split '\(split)' is not train, val or test")
             }
         }
+        result.train = ExampleSet(train)
         return result
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KibanDistributed
 import KibanTensor
 import KibanTrain
 
@@ -11,7 +12,10 @@ struct FinetuneCommand: ParsableCommand {
         discussion: """
             Writes last.h5/best.h5 checkpoints, metrics.jsonl, curves.svg and summary.json to run.output_dir, \
             and resumes from last.h5 when it exists (run.resume). Example: \
-            kiban finetune --config Configs/amp-esm-finetune.yaml --set optimizer.lr=5e-4 --set run.seed=1
+            kiban finetune --config Configs/amp-esm-finetune.yaml --set optimizer.lr=5e-4 --set run.seed=1. \
+            Under mpirun -np N it trains data parallel over N ranks (global batch = batch_size × N × accumulation; \
+            train.zero_stage 1 or 2 shards the optimizer), with cores / ranks-per-node threads per rank unless \
+            run.threads or KIBAN_NUM_THREADS says otherwise; a failing rank stops the whole run.
             """)
 
     @Option(help: "Run config (YAML).")
@@ -27,20 +31,43 @@ struct FinetuneCommand: ParsableCommand {
     var dryRun = false
 
     func run() throws {
+        let communicator = Launch.communicator()
+        guard communicator.size > 1 else { return try train(communicator) }
+        do {
+            try train(communicator)
+        } catch {
+            FileHandle.standardError.write(Data("kiban finetune: rank \(communicator.rank) of \(communicator.size) failed: \(error)\n".utf8))
+            communicator.abort(1)
+        }
+    }
+
+    /// Loads, builds and trains; under `mpirun` every rank runs it and rank 0 reports.
+    private func train(_ communicator: Communicator) throws {
         let settings = overrides + (precision.map { ["train.precision=\($0.rawValue)"] } ?? [])
         let configuration = try RunConfiguration.load(path: config, overrides: settings)
-        if configuration.run.threads > 0 { Threading.threadCount = configuration.run.threads }
+        if configuration.run.threads > 0 {
+            Threading.threadCount = configuration.run.threads
+        } else if communicator.size > 1 && ProcessInfo.processInfo.environment["KIBAN_NUM_THREADS"] == nil {
+            let cores = min(ProcessInfo.processInfo.activeProcessorCount, ProcessInfo.processInfo.processorCount / Launch.ranksOnThisNode)
+            Threading.threadCount = max(1, cores)
+        }
+        let report = communicator.rank == 0 ? { (line: String) in print(line) } : { _ in }
         let data = try Trainer.loadData(for: configuration)
-        print("\(configuration.run.name): \(data.train.count) train, \(data.validation.count) validation, "
-              + "\(data.test.count) test examples from \(configuration.data.train)")
-        let trainer = try Trainer(config: configuration, data: data)
-        print("\(configuration.run.name): \(trainer.baseReport)")
+        report("\(configuration.run.name): \(data.train.count) train, \(data.validation.count) validation, "
+               + "\(data.test.count) test examples from \(configuration.data.train)")
+        let trainer = try Trainer(config: configuration, data: data, communicator: communicator)
+        report("\(configuration.run.name): \(trainer.baseReport)")
+        if communicator.size > 1 {
+            report("\(configuration.run.name): \(communicator.size) ranks × \(Threading.threadCount) threads, data parallel"
+                   + (configuration.train.zeroStage > 0 ? " with ZeRO-\(configuration.train.zeroStage)" : "")
+                   + "; global batch \(trainer.globalBatch) = \(configuration.train.batchSize) × \(communicator.size) ranks × \(configuration.train.accumulation)")
+        }
         guard !dryRun else { return }
         let summary = try trainer.run()
-        print("\(configuration.run.name): best update \(summary.bestStep) of \(summary.steps); "
-              + summary.metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")
-              + String(format: "; %.1f s → %@", summary.wallSeconds, configuration.run.outputDir))
-        print(String(
+        report("\(configuration.run.name): best update \(summary.bestStep) of \(summary.steps); "
+               + summary.metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")
+               + String(format: "; %.1f s → %@", summary.wallSeconds, configuration.run.outputDir))
+        report(String(
             format: "%@: peak memory %.0f MB resident, %.0f MB of it tensors at once", configuration.run.name,
             PeakMemory.residentMegabytes(), Double(Storage.peakLiveBytes) / 1_048_576))
     }

@@ -22,6 +22,7 @@ struct CollectiveTests {
             func reduceScatterSum(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) {}
             func allGather(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) {}
             func split(color: Int, key: Int) -> Communicator { self }
+            func abort(_ code: Int32) -> Never { fatalError("abort \(code)") }
         }
         let failures = CollectiveCheck.run(Silent(), length: 100)
         for name in ["all-reduce sum", "all-reduce max", "all-reduce of doubles", "broadcast", "reduce-scatter", "all-gather", "split"] {
@@ -35,23 +36,8 @@ struct CollectiveTests {
     }
 
     @Test func twoRanksUnderMPIRun() throws {
-        let kiban = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kiban")
-        let mpirun = try #require(
-            (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
-                .map { URL(fileURLWithPath: String($0)).appendingPathComponent("mpirun") }
-                .first { FileManager.default.isExecutableFile(atPath: $0.path) },
-            "mpirun is not on PATH: install openmpi-bin (.ci/install-deps)")
-        let process = Process()
-        process.executableURL = mpirun
-        process.arguments = (getuid() == 0 ? ["--allow-run-as-root"] : []) + ["--oversubscribe", "-np", "2", kiban.path, "collectives"]
-        // Containers often forbid the cross-memory attach that OpenMPI's shared-memory transport tries first.
-        process.environment = ProcessInfo.processInfo.environment.merging(["OMPI_MCA_btl_vader_single_copy_mechanism": "none"]) { $1 }
-        let output = Pipe()
-        (process.standardOutput, process.standardError) = (output, output)
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "mpirun -np 2 kiban collectives:\n\(text)")
+        let (status, text) = try MPIRun.run(ranks: 2, ["collectives"])
+        #expect(status == 0, "mpirun -np 2 kiban collectives:\n\(text)")
         for rank in 0..<2 {
             #expect(text.contains("rank \(rank) of 2: all collectives hold"), "rank \(rank) missing from:\n\(text)")
         }

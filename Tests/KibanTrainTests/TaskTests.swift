@@ -28,7 +28,7 @@ struct TaskTests {
 
     /// The test MAE of predicting the training targets' mean for every example.
     func meanPredictorError(_ trainer: Trainer) -> Double {
-        let targets = trainer.data.train.map(\.target), test = trainer.data.test.map(\.target)
+        let targets = trainer.data.train.targets, test = trainer.data.test.map(\.target)
         let mean = targets.reduce(0, +) / Float(targets.count)
         return Double(test.map { abs($0 - mean) }.reduce(0, +)) / Double(test.count)
     }
