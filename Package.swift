@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "KibanKernels", path: "Kernels", exclude: ["tests"]),
         .target(name: "KibanTensor", dependencies: ["CBLAS", "KibanKernels"]),
         .target(name: "KibanFormats", dependencies: ["KibanTensor", "CHDF5"]),
-        .target(name: "KibanNN", dependencies: ["KibanTensor", "KibanKernels"]),
+        .target(name: "KibanNN", dependencies: ["KibanTensor", "KibanKernels", "KibanDistributed"]),
         .target(name: "KibanOptim", dependencies: ["KibanTensor", "KibanNN", "KibanKernels"]),
         .target(name: "KibanData", dependencies: ["KibanTensor", "KibanFormats"]),
         .target(

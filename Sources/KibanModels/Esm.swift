@@ -8,7 +8,10 @@ import KibanTensor
 public final class EsmLayer: Module {
     public let attentionNorm: LayerNorm, selfAttention: QueryKeyValue, attentionOutput: Linear
     public let mlpNorm: LayerNorm, intermediate: Linear, output: Linear
-    let heads: Int
+    /// Attention heads this layer computes (all of them, or this rank's under tensor parallelism).
+    var heads: Int
+    /// Set by ``EsmModel/shard(over:)``: the group this layer's split weights are spread over.
+    var tensorParallel: TensorParallelGroup?
     let dropout: Dropout
     let attentionDropout: Float
     let generator: RandomGenerator
@@ -34,6 +37,7 @@ public final class EsmLayer: Module {
 
     /// x: (B, T, C) → (B, T, C); with `packing`, x is one (1, N, C) row of packed sequences.
     func callAsFunction(_ x: Tensor, keyPaddingMask: Tensor?, rotary: RotaryEmbedding, packing: SequencePacking? = nil) -> Tensor {
+        if let tensorParallel { return split(x, over: tensorParallel, keyPaddingMask: keyPaddingMask, rotary: rotary, packing: packing) }
         let normed = attentionNorm(x)
         let attended = MultiHeadAttention.attend(
             query: selfAttention.query(normed), key: selfAttention.key(normed), value: selfAttention.value(normed),
@@ -57,6 +61,8 @@ public final class EsmModel: Module {
     /// Rotary inverse frequencies, saved in checkpoints as a (frozen) buffer.
     public let rotaryInverseFrequencies: Parameter
     let rotary: RotaryEmbedding
+    /// Set by ``shard(over:)``: the group the word embeddings are split over (by vocabulary).
+    var tensorParallel: TensorParallelGroup?
 
     public init(_ config: EsmConfig, generator: RandomGenerator) {
         self.config = config
@@ -82,7 +88,7 @@ public final class EsmModel: Module {
     public func callAsFunction(_ ids: IndexTensor, attentionMask: Tensor? = nil) -> Tensor {
         let (batch, tokens) = (ids.shape[0], ids.shape[1])
         let mask = attentionMask ?? Tensor.ones([batch, tokens])
-        var hidden = wordEmbeddings(ids)
+        var hidden = embed(ids)
         if config.tokenDropout { hidden = tokenDropoutRescaled(hidden, ids: ids, mask: mask) }
         hidden = hidden * mask.unsqueezed(-1)
         for layer in layers { hidden = layer(hidden, keyPaddingMask: mask, rotary: rotary) }
@@ -101,7 +107,7 @@ public final class EsmModel: Module {
     func packedEmbeddings(_ ids: IndexTensor, packing: SequencePacking) -> Tensor {
         tensorCheck(
             ids.shape == [1, packing.tokens], "esm", "packed ids \(describeShape(ids.shape)) for \(packing.tokens) packed tokens")
-        let embeddings = wordEmbeddings(ids)
+        let embeddings = embed(ids)
         guard config.tokenDropout else { return embeddings }
         let isMask = ids.values.map { $0 == config.maskTokenID ? Float(1) : 0 }
         var scales = [Float]()
@@ -156,7 +162,7 @@ public final class EsmForMaskedLM: Module {
 
     override public var tiedWeightKeys: [String: String] { ["lm_head.decoder.weight": "esm.embeddings.word_embeddings.weight"] }
 
-    /// ids: (B, T) → logits (B, T, V).
+    /// ids: (B, T) → logits (B, T, V) (this rank's vocabulary slice under tensor parallelism).
     public func callAsFunction(_ ids: IndexTensor, attentionMask: Tensor? = nil) -> Tensor {
         logits(fromHidden: esm(ids, attentionMask: attentionMask))
     }

@@ -33,9 +33,16 @@ public protocol MaskedLanguageModel: AnyObject {
     var encoder: HiddenStateEncoder { get }
     /// hidden: (B, T, C), the encoder's last hidden state → logits (B, T, V).
     func logits(fromHidden hidden: Tensor) -> Tensor
+    /// The mean cross-entropy of `logits` (N, V) against targets (N), −100 ignored (a model whose
+    /// logits are split over the vocabulary combines its ranks' parts).
+    func crossEntropy(_ logits: Tensor, targets: IndexTensor) -> Tensor
 }
 
 extension MaskedLanguageModel {
+    public func crossEntropy(_ logits: Tensor, targets: IndexTensor) -> Tensor {
+        logits.crossEntropy(targets: targets)
+    }
+
     /// The masked-LM loss of a training step with logits computed only where a label is: the head
     /// never runs on the positions the loss ignores (85 % of them at the usual masking rate).
     ///
@@ -49,7 +56,7 @@ extension MaskedLanguageModel {
             "hidden \(describeShape(hidden.shape)) does not hold one row per label (\(labels.count) labels)")
         let positions = labels.values.indices.filter { labels.values[$0] != -100 }
         let rows = hidden.reshaped([labels.count, width]).indexSelect(axis: 0, indices: IndexTensor(positions))
-        return logits(fromHidden: rows).crossEntropy(targets: IndexTensor(positions.map { labels.values[$0] }))
+        return crossEntropy(logits(fromHidden: rows), targets: IndexTensor(positions.map { labels.values[$0] }))
     }
 }
 
@@ -105,7 +112,14 @@ extension EsmForMaskedLM: MaskedLanguageModel {
     public var encoder: HiddenStateEncoder { esm }
 
     public func logits(fromHidden hidden: Tensor) -> Tensor {
-        layerNorm(dense.gelu(hidden)).matmul(esm.wordEmbeddings.weight.value.transposed()) + bias.value
+        let transformed = layerNorm(dense.gelu(hidden))
+        let entering = esm.tensorParallel?.copyToRegion(transformed) ?? transformed
+        return entering.matmul(esm.wordEmbeddings.weight.value.transposed()) + bias.value
+    }
+
+    public func crossEntropy(_ logits: Tensor, targets: IndexTensor) -> Tensor {
+        guard let group = esm.tensorParallel else { return logits.crossEntropy(targets: targets) }
+        return group.vocabularyParallelCrossEntropy(logits, targets: targets, vocabulary: group.part(of: esm.config.vocabularySize))
     }
 }
 

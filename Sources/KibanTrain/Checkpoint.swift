@@ -47,19 +47,20 @@ public enum Checkpoint {
     }
 
     /// Writes model parameters, optimizer moments and RNG state atomically to `url`. A ZeRO-sharded
-    /// optimizer passes the moments its ranks gathered as `optimizerState`.
+    /// optimizer passes the moments its ranks gathered as `optimizerState`; a tensor-parallel model
+    /// its whole tensors, gathered from the ranks, as `modelTensors`.
     ///
     /// `beforeRename` runs after the temporary file is complete and before it replaces `url`; tests
     /// use it to simulate a crash at the worst moment.
     public static func save(
-        to url: URL, model: Module, optimizer: AdamW? = nil, optimizerState: AdamW.State? = nil, generator: RandomGenerator? = nil,
-        metadata: Metadata, beforeRename: (() throws -> Void)? = nil
+        to url: URL, model: Module, modelTensors: [String: Tensor]? = nil, optimizer: AdamW? = nil, optimizerState: AdamW.State? = nil,
+        generator: RandomGenerator? = nil, metadata: Metadata, beforeRename: (() throws -> Void)? = nil
     ) throws {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         defer { try? FileManager.default.removeItem(at: temporary) }
         do {
             let file = try HDF5File(path: temporary.path, mode: .create)
-            for (name, tensor) in model.stateDict() {
+            for (name, tensor) in modelTensors ?? model.stateDict() {
                 try file.write(tensor.toArray(), shape: tensor.shape, at: "/model/\(name)", chunk: chunkShape(tensor.shape))
             }
             if let optimizer {
@@ -93,17 +94,20 @@ public enum Checkpoint {
 
     /// Loads a checkpoint into `model` (strict by default: every missing, unexpected or
     /// mis-shaped name is listed in the error) and, when given, the optimizer and generator.
-    /// Returns the checkpoint's metadata.
+    /// Returns the checkpoint's metadata. `slicing` turns the whole tensors and moments stored into
+    /// the slices of a tensor-parallel rank.
     @discardableResult
     public static func load(
-        from url: URL, into model: Module, optimizer: AdamW? = nil, generator: RandomGenerator? = nil, strict: Bool = true
+        from url: URL, into model: Module, optimizer: AdamW? = nil, generator: RandomGenerator? = nil, strict: Bool = true,
+        slicing: CheckpointSlicing? = nil
     ) throws -> Metadata {
         let file = try HDF5File(path: url.path, mode: .read)
         defer { file.close() }
         guard (try? file.stringAttribute("format")) == formatName else {
             throw HDF5Error(path: url.path, message: "not a Kiban checkpoint (attribute 'format' is not \(formatName))")
         }
-        let parameters = try modelTensors(in: file)
+        let whole = try modelTensors(in: file)
+        let parameters = try slicing?.local(whole, file: url.path) ?? whole
         do {
             try model.load(stateDict: parameters, strict: strict)
         } catch let report as LoadReport {
@@ -114,9 +118,10 @@ public enum Checkpoint {
             guard names == optimizer.buffer.parameters.map(\.name) else {
                 throw HDF5Error(path: url.path, message: "optimizer state was saved for other parameters (or another order)")
             }
-            try optimizer.restore(AdamW.State(
+            let state = AdamW.State(
                 step: try file.intAttribute("optimizer_step"), firstMoment: try file.readFloats("/optimizer/first_moment").values,
-                secondMoment: try file.readFloats("/optimizer/second_moment").values))
+                secondMoment: try file.readFloats("/optimizer/second_moment").values)
+            try optimizer.restore(slicing?.local(state, buffer: optimizer.buffer) ?? state)
         }
         if let generator {
             generator.state = try file.readInts("/rng/state").values.map { UInt64(bitPattern: $0) }
@@ -183,4 +188,12 @@ public enum Checkpoint {
         defer { close(descriptor) }
         guard fsync(descriptor) == 0 else { throw HDF5Error(path: path, message: "fsync failed") }
     }
+}
+
+/// Maps the whole tensors a checkpoint stores to the slices one rank of a tensor-parallel model holds.
+public protocol CheckpointSlicing {
+    /// This rank's slices of whole model tensors (by dotted name) read from `file`.
+    func local(_ tensors: [String: Tensor], file: String) throws -> [String: Tensor]
+    /// This rank's part of optimizer moments stored for whole tensors, in `buffer`'s order.
+    func local(_ state: AdamW.State, buffer: ParameterBuffer) -> AdamW.State
 }

@@ -51,6 +51,11 @@ extension RunConfiguration {
         guard (0...2).contains(train.zeroStage) else {
             throw ConfigError("\(file): key 'train.zero_stage' must be 0, 1 or 2 (is \(train.zeroStage))")
         }
+        if train.tensorParallel < 1 { throw ConfigError("\(file): key 'train.tensor_parallel' must be positive (is \(train.tensorParallel))") }
+        if train.tensorParallel > 1 {
+            let conflict = model.family != .esm ? "model.family esm" : lora.enabled ? "lora.enabled false" : train.zeroStage > 0 ? "train.zero_stage 0" : nil
+            if let conflict { throw ConfigError("\(file): key 'train.tensor_parallel': splitting the model over ranks needs \(conflict) for now") }
+        }
         guard optimizer.lr > 0, optimizer.lr.isFinite else { throw ConfigError("\(file): key 'optimizer.lr' must be positive") }
         guard ["constant", "warmup-cosine", "warmup-linear"].contains(schedule.kind) else {
             throw ConfigError("\(file): key 'schedule.kind': '\(schedule.kind)' is not constant, warmup-cosine or warmup-linear")

@@ -147,6 +147,10 @@ public struct RunConfiguration: Codable, Sendable {
         /// ranks); 2 ZeRO-2 (moments and summed gradients sharded). The parameters are the same at
         /// every stage; only memory and communication differ.
         public var zeroStage = 0
+        /// Under `mpirun`: ranks that split each copy of the model between them (Megatron-style
+        /// tensor parallelism; ESM-2 only, without LoRA or ZeRO). The other factor of the rank count
+        /// is data parallel: consecutive ranks form a tensor-parallel group.
+        public var tensorParallel = 1
         /// Batches per length-sorted window when batching (similar lengths pad less); 1 is a plain
         /// shuffle, as PyTorch's sampler.
         public var lengthBucketing = 50

@@ -73,6 +73,10 @@ public final class Trainer {
     public let generator: RandomGenerator
     let optimizer: AdamW
     let parallel: DataParallel
+    /// Tensor parallelism (`train.tensor_parallel` > 1): the group and split of the model.
+    let tensorParallel: TensorParallelPlan?
+    /// All of the run's ranks (data × tensor parallel).
+    let world: Communicator
     let output: URL
     let log: MetricsLog
     /// The base weights' load report (printed at the start).
@@ -103,15 +107,24 @@ public final class Trainer {
         generator = RandomGenerator(seed: UInt64(config.run.seed))
         (task, baseReport) = try TaskModelBuilder.build(config, data: data, tokenizer: tokenizer, generator: generator)
         if config.lora.enabled { try LoRA.apply(to: task.module, configuration: config.lora.configuration, generator: generator) }
-        let buffer = ParameterBuffer(module: task.module, paddedTo: communicator.size * DataParallel.block)
-        parallel = DataParallel(communicator: communicator, stage: config.train.zeroStage, parameterCount: buffer.count)
+        let split = config.train.tensorParallel
+        guard communicator.size % split == 0 else {
+            throw TrainingError(description: "key 'train.tensor_parallel': \(communicator.size) ranks do not split into groups of \(split)")
+        }
+        world = communicator
+        let dataParallel = split > 1 ? communicator.split(color: communicator.rank % split, key: communicator.rank) : communicator
+        tensorParallel = split > 1
+            ? try TensorParallelPlan.shard(task, over: TensorParallelGroup(communicator.split(color: communicator.rank / split, key: communicator.rank)))
+            : nil
+        let buffer = ParameterBuffer(module: task.module, paddedTo: dataParallel.size * DataParallel.block)
+        parallel = DataParallel(communicator: dataParallel, stage: config.train.zeroStage, parameterCount: buffer.count)
         optimizer = AdamW(
             buffer: buffer, learningRate: config.optimizer.lr, beta1: config.optimizer.beta1, beta2: config.optimizer.beta2,
             epsilon: config.optimizer.eps, weightDecay: config.optimizer.weightDecay,
             shard: config.train.zeroStage > 0 ? parallel.shard : nil)
-        if communicator.size > 1 { parallel.broadcastParameters(buffer) }
+        if parallel.ranks > 1 { parallel.broadcastParameters(buffer) }
         taskInfo = try Trainer.taskInfo(config: config, data: data, task: task)
-        if communicator.rank == 0 {
+        if world.rank == 0 {
             try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
             try RunFolder.writeTaskFiles(taskInfo, config: config, to: output)
         }
@@ -119,9 +132,14 @@ public final class Trainer {
     }
 
     /// Whether this process writes files and reports progress (rank 0).
-    var writes: Bool { parallel.rank == 0 }
+    var writes: Bool { world.rank == 0 }
 
-    /// Examples per update over all ranks: `batch_size × ranks × accumulation`.
+    /// Trainable scalars this rank holds, and the whole model's (they differ under tensor parallelism).
+    public var trainableParameters: (here: Int, whole: Int) {
+        (optimizer.buffer.count, tensorParallel?.wholeCount(optimizer.buffer) ?? optimizer.buffer.count)
+    }
+
+    /// Examples per update over all ranks: `batch_size × data-parallel ranks × accumulation`.
     public var globalBatch: Int { config.train.batchSize * parallel.ranks * config.train.accumulation }
 
     private static func taskInfo(config: RunConfiguration, data: TrainingData, task: TaskModel) throws -> TaskInfo {
@@ -246,7 +264,7 @@ public final class Trainer {
             (loss, tokens) = { ($0[0], $0[1]) }(parallel.sum([loss, tokens]))
         }
         guard loss.isFinite else { throw nonFinite("the training loss is \(loss)") }
-        let norm = parallel.gradientNorm(optimizer.buffer)
+        let norm = tensorParallel?.gradientNorm(optimizer.buffer) ?? parallel.gradientNorm(optimizer.buffer)
         guard norm.isFinite else { throw nonFinite("the gradient norm is \(norm)") }
         let clipFactor = config.train.clipNorm / (norm + 1e-6)
         if config.train.clipNorm > 0 && clipFactor < 1 { parallel.scaleGradients(optimizer.buffer, by: Float(clipFactor)) }
@@ -316,7 +334,9 @@ public final class Trainer {
     /// Writes checkpoint `name` (rank 0; every rank takes part in gathering ZeRO-sharded moments).
     func saveCheckpoint(_ name: String, beforeRename: (() throws -> Void)? = nil) throws {
         updateSeconds()
-        let optimizerState = parallel.gatheredState(optimizer)
+        var optimizerState = parallel.gatheredState(optimizer)
+        let modelTensors = tensorParallel?.wholeTensors(task.module)
+        if let tensorParallel { optimizerState = tensorParallel.wholeState(optimizerState, buffer: optimizer.buffer) }
         guard writes else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -325,7 +345,8 @@ public final class Trainer {
             trainerState: String(decoding: try encoder.encode(state), as: UTF8.self),
             taskInfo: String(decoding: try encoder.encode(taskInfo), as: UTF8.self))
         try Checkpoint.save(
-            to: output.appendingPathComponent(name), model: task.module, optimizer: optimizer, optimizerState: optimizerState,
+            to: output.appendingPathComponent(name), model: task.module, modelTensors: modelTensors, optimizer: optimizer,
+            optimizerState: optimizerState,
             generator: generator, metadata: metadata, beforeRename: beforeRename)
     }
 
@@ -337,7 +358,7 @@ public final class Trainer {
             if writes { log.truncate(afterStep: 0) }
             return
         }
-        let metadata = try Checkpoint.load(from: last, into: task.module, optimizer: optimizer, generator: generator)
+        let metadata = try Checkpoint.load(from: last, into: task.module, optimizer: optimizer, generator: generator, slicing: tensorParallel)
         state = try JSONDecoder().decode(TrainerState.self, from: Data(metadata.trainerState.utf8))
         guard writes else { return }
         log.truncate(afterStep: state.step)
@@ -347,9 +368,9 @@ public final class Trainer {
     /// Restores the best checkpoint, evaluates validation and test, writes curves, the adapter and `summary.json`.
     func finish(wallSeconds: Double) throws -> TrainingSummary {
         let best = output.appendingPathComponent("best.h5")
-        parallel.communicator.barrier()
+        world.barrier()
         if FileManager.default.fileExists(atPath: best.path) {
-            try Checkpoint.load(from: best, into: task.module)
+            try Checkpoint.load(from: best, into: task.module, slicing: tensorParallel)
         }
         var metrics = evaluate(data.validation, prefix: "validation")
         if config.train.testAtEnd && !data.test.isEmpty { metrics.merge(evaluate(data.test, prefix: "test")) { $1 } }
@@ -357,7 +378,7 @@ public final class Trainer {
             name: config.run.name, seed: config.run.seed, steps: state.step, bestStep: state.bestStep, metrics: metrics,
             wallSeconds: wallSeconds, parameters: task.module.parameterCount, trainableParameters: optimizer.buffer.count,
             bestCheckpointSHA256: FileManager.default.fileExists(atPath: best.path) ? try SHA256.hexDigest(ofFile: best) : "",
-            dataSHA256: data.fileHashes, ranks: parallel.ranks, globalBatch: globalBatch)
+            dataSHA256: data.fileHashes, ranks: parallel.ranks, tensorParallel: tensorParallel?.group.size ?? 1, globalBatch: globalBatch)
         guard writes else { return summary }
         if config.lora.enabled {
             try PEFTAdapterFolder.save(
@@ -383,8 +404,10 @@ public struct TrainingSummary: Codable, Sendable {
     public let trainableParameters: Int
     public let bestCheckpointSHA256: String
     public let dataSHA256: [String: String]
-    /// Data-parallel ranks, and examples per update over all of them (batch size × ranks × accumulation).
+    /// Data-parallel ranks, ranks per tensor-parallel group (all ranks = their product), and
+    /// examples per update (batch size × data-parallel ranks × accumulation).
     public let ranks: Int
+    public let tensorParallel: Int
     public let globalBatch: Int
 
     func write(to url: URL) throws {

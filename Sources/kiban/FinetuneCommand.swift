@@ -58,9 +58,12 @@ struct FinetuneCommand: ParsableCommand {
         let trainer = try Trainer(config: configuration, data: data, communicator: communicator)
         report("\(configuration.run.name): \(trainer.baseReport)")
         if communicator.size > 1 {
-            report("\(configuration.run.name): \(communicator.size) ranks × \(Threading.threadCount) threads, data parallel"
+            let split = configuration.train.tensorParallel, dataRanks = communicator.size / split
+            report("\(configuration.run.name): \(communicator.size) ranks × \(Threading.threadCount) threads, "
+                   + (split > 1 ? "tensor parallel over \(split) × " : "") + "data parallel over \(dataRanks)"
                    + (configuration.train.zeroStage > 0 ? " with ZeRO-\(configuration.train.zeroStage)" : "")
-                   + "; global batch \(trainer.globalBatch) = \(configuration.train.batchSize) × \(communicator.size) ranks × \(configuration.train.accumulation)")
+                   + "; global batch \(trainer.globalBatch) = \(configuration.train.batchSize) × \(dataRanks) ranks × \(configuration.train.accumulation)"
+                   + (split > 1 ? "; rank 0 trains \(trainer.trainableParameters.here) of \(trainer.trainableParameters.whole) parameters" : ""))
         }
         guard !dryRun else { return }
         let summary = try trainer.run()

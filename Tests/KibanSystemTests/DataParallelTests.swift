@@ -69,7 +69,7 @@ struct DataParallelTests {
         let folder = try Self.fixture("equal")
         _ = try Self.finetune(folder, ranks: 0, output: "one", ["train.accumulation=2"])
         let text = try Self.finetune(folder, ranks: 2, output: "two")
-        #expect(text.contains("2 ranks × 1 threads, data parallel; global batch 8 = 4 × 2 ranks × 1"), "\(text)")
+        #expect(text.contains("2 ranks × 1 threads, data parallel over 2; global batch 8 = 4 × 2 ranks × 1"), "\(text)")
         let one = try Self.trajectory(folder.appendingPathComponent("one"))
         let two = try Self.trajectory(folder.appendingPathComponent("two"))
         #expect(one.train.count == 10 && one.evaluations.count == 2)
