@@ -25,40 +25,51 @@ struct TensorParallelPlan: CheckpointSlicing {
 
     // MARK: Whole tensors from slices (collectives: every rank of the group calls them)
 
-    /// Every model tensor whole, by dotted name.
-    func wholeTensors(_ module: Module) -> [String: Tensor] {
-        module.stateDict().sorted { $0.key < $1.key }.reduce(into: [:]) { result, entry in
-            result[entry.key] = layout.splits[entry.key].map { gather(entry.value, $0) } ?? entry.value
+    /// Every model tensor whole, by dotted name: the flat parameter buffers of all ranks in one
+    /// all-gather, then each split tensor put together from its slices.
+    func wholeTensors(_ module: Module, buffer: ParameterBuffer) -> [String: Tensor] {
+        let gathered = gatherBuffer(UnsafeBufferPointer(start: buffer.values.pointer, count: buffer.count), buffer: buffer)
+        let slot = Dictionary(uniqueKeysWithValues: buffer.parameters.enumerated().map { (ObjectIdentifier($0.element.parameter), $0.offset) })
+        return module.namedParameters().reduce(into: [:]) { result, entry in
+            result[entry.name] = slot[ObjectIdentifier(entry.parameter)].map { gathered[$0] } ?? entry.parameter.value
         }
     }
 
     /// Optimizer moments of whole tensors, in `buffer`'s order (the order of an unsplit model's buffer).
     func wholeState(_ state: AdamW.State, buffer: ParameterBuffer) -> AdamW.State {
         let whole = { (moments: [Float]) -> [Float] in
-            zip(buffer.parameters, buffer.ranges).flatMap { entry, range -> [Float] in
-                let local = Tensor(shape: entry.parameter.shape, values: Array(moments[range]))
-                return self.layout.splits[entry.name].map { self.gather(local, $0).toArray() } ?? local.toArray()
-            }
+            moments.withUnsafeBufferPointer { self.gatherBuffer($0, buffer: buffer).flatMap { $0.toArray() } }
         }
         return AdamW.State(step: state.step, firstMoment: whole(state.firstMoment), secondMoment: whole(state.secondMoment))
     }
 
-    /// The ranks' slices of `local` concatenated along the split axis (parts may differ by one row).
-    private func gather(_ local: Tensor, _ split: TensorParallelLayout.Split) -> Tensor {
-        let inner = local.count / local.shape[split.axis]
-        let longest = group.part(of: split.length, rank: 0).count * inner
-        var padded = local.toArray()
-        padded += [Float](repeating: 0, count: longest - padded.count)
+    /// `local`, laid out as `buffer` (this rank's slices), from every rank in one all-gather → each
+    /// of the buffer's parameters whole.
+    private func gatherBuffer(_ local: UnsafeBufferPointer<Float>, buffer: ParameterBuffer) -> [Tensor] {
+        let shapes = (0..<group.size).map { rank in buffer.parameters.map { shape(of: $0, rank: rank) } }
+        let counts = shapes.map { $0.map { $0.reduce(1, *) } }
+        let longest = counts.map { $0.reduce(0, +) }.max()!
+        var padded = [Float](repeating: 0, count: longest)
+        padded.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: local.baseAddress!, count: buffer.count) }
         var all = [Float](repeating: 0, count: longest * group.size)
         padded.withUnsafeBufferPointer { input in
             all.withUnsafeMutableBufferPointer { group.communicator.allGather(input, into: $0) }
         }
-        let parts = (0..<group.size).map { rank -> Tensor in
-            var shape = local.shape
-            shape[split.axis] = group.part(of: split.length, rank: rank).count
-            return Tensor(shape: shape, values: Array(all[(rank * longest)..<(rank * longest + shape[split.axis] * inner)]))
+        return buffer.parameters.indices.map { index in
+            let name = buffer.parameters[index].name
+            let parts = (0..<group.size).map { rank -> Tensor in
+                let start = rank * longest + counts[rank][..<index].reduce(0, +)
+                return Tensor(shape: shapes[rank][index], values: Array(all[start..<(start + counts[rank][index])]))
+            }
+            return layout.splits[name].map { Tensor.concatenate(parts, axis: $0.axis) } ?? parts[group.rank]
         }
-        return Tensor.concatenate(parts, axis: split.axis)
+    }
+
+    /// The shape of `entry`'s slice on `rank`.
+    private func shape(of entry: (name: String, parameter: Parameter), rank: Int) -> [Int] {
+        var shape = entry.parameter.shape
+        if let split = layout.splits[entry.name] { shape[split.axis] = group.part(of: split.length, rank: rank).count }
+        return shape
     }
 
     // MARK: Slices from whole tensors

@@ -222,6 +222,9 @@ public final class Trainer {
         return try finish(wallSeconds: state.seconds)
     }
 
+    /// Seconds this session spent on checkpoints: gathering shards from the ranks, and writing.
+    var checkpointSeconds = (gathering: 0.0, writing: 0.0)
+
     /// When this session started and the seconds already spent before it.
     private var sessionStart = (Date(), 0.0)
 
@@ -334,9 +337,13 @@ public final class Trainer {
     /// Writes checkpoint `name` (rank 0; every rank takes part in gathering ZeRO-sharded moments).
     func saveCheckpoint(_ name: String, beforeRename: (() throws -> Void)? = nil) throws {
         updateSeconds()
+        let started = Date()
         var optimizerState = parallel.gatheredState(optimizer)
-        let modelTensors = tensorParallel?.wholeTensors(task.module)
+        let modelTensors = tensorParallel?.wholeTensors(task.module, buffer: optimizer.buffer)
         if let tensorParallel { optimizerState = tensorParallel.wholeState(optimizerState, buffer: optimizer.buffer) }
+        let gathered = Date()
+        checkpointSeconds.gathering += gathered.timeIntervalSince(started)
+        defer { checkpointSeconds.writing += Date().timeIntervalSince(gathered) }
         guard writes else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -378,7 +385,8 @@ public final class Trainer {
             name: config.run.name, seed: config.run.seed, steps: state.step, bestStep: state.bestStep, metrics: metrics,
             wallSeconds: wallSeconds, parameters: task.module.parameterCount, trainableParameters: optimizer.buffer.count,
             bestCheckpointSHA256: FileManager.default.fileExists(atPath: best.path) ? try SHA256.hexDigest(ofFile: best) : "",
-            dataSHA256: data.fileHashes, ranks: parallel.ranks, tensorParallel: tensorParallel?.group.size ?? 1, globalBatch: globalBatch)
+            dataSHA256: data.fileHashes, ranks: parallel.ranks, tensorParallel: tensorParallel?.group.size ?? 1, globalBatch: globalBatch,
+            checkpointGatherSeconds: checkpointSeconds.gathering, checkpointWriteSeconds: checkpointSeconds.writing)
         guard writes else { return summary }
         if config.lora.enabled {
             try PEFTAdapterFolder.save(
@@ -409,6 +417,10 @@ public struct TrainingSummary: Codable, Sendable {
     public let ranks: Int
     public let tensorParallel: Int
     public let globalBatch: Int
+    /// Seconds this session spent gathering checkpoint tensors from the ranks (ZeRO, tensor
+    /// parallel) and writing checkpoints (rank 0).
+    public let checkpointGatherSeconds: Double
+    public let checkpointWriteSeconds: Double
 
     func write(to url: URL) throws {
         let encoder = JSONEncoder()
