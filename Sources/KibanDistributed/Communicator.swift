@@ -82,10 +82,23 @@ public enum Launch {
         localSizeVariables.lazy.compactMap { getenv($0).flatMap { Int(String(cString: $0)) } }.first ?? 1
     }
 
+    /// Stops a command that runs as one process when it was started as several ranks (each would
+    /// do the whole job and write the same files): an error naming the command.
+    public static func requireOneProcess(_ command: String) throws {
+        let names: [String] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"]
+        let ranks = names.compactMap { name in getenv(name).flatMap { Int(String(cString: $0)) } }.first ?? 1
+        guard ranks <= 1 else { throw OneProcessOnly(description: "\(command) runs as one process; start it without mpirun (it was started as \(ranks) ranks)") }
+    }
+
     /// `MPICommunicator.world` under an MPI launcher, else a ``SingleProcessCommunicator``.
     public static func communicator() -> Communicator {
         isUnderMPI ? MPICommunicator.world : SingleProcessCommunicator()
     }
+}
+
+/// A command that runs as one process was started as several ranks.
+public struct OneProcessOnly: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// The MPI library Kiban links.

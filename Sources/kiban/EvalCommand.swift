@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KibanDistributed
 import KibanEval
 import KibanInfer
 import KibanNN
@@ -48,6 +49,7 @@ struct EvalCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
+        try Launch.requireOneProcess("kiban eval")
         if threads > 0 { Threading.threadCount = threads }
         let evaluationTask = try EvaluationTask.load(path: task)
         var options = EvaluationOptions(model: model, output: output)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KibanDistributed
 import KibanData
 import KibanInfer
 import KibanModels
@@ -138,6 +139,7 @@ struct InferCommand: ParsableCommand {
     }
 
     func run() throws {
+        try Launch.requireOneProcess("kiban infer")
         if threads > 0 { Threading.threadCount = threads }
         let loaded = try InferenceModel.load(
             model, options: ModelOptions(adapter: adapter, merge: merge, modelConfig: modelConfig, checkpoint: checkpoint, quantization: quantize))

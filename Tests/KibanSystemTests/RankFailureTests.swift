@@ -91,4 +91,26 @@ struct RankFailureTests {
         let named = (0..<2).contains { text.contains("rank \($0) of 2 failed: \(corpus.path): sequence 30: token id 99") }
         #expect(named, "no message naming the rank, the file and the sequence:\n\(text)")
     }
+
+    @Test func aNonFiniteLossStopsEveryRankWithTheUpdateNamed() throws {
+        let folder = try DataParallelTests.fixture("non-finite")
+        let started = Date()
+        let (status, text) = try MPIRun.run(ranks: 2, [
+            "finetune", "--config", folder.appendingPathComponent("run.yaml").path, "--set", "optimizer.lr=1e30",
+            "--set", "train.clip_norm=0", "--set", "schedule.warmup_steps=0", "--set", "run.output_dir=\(folder.appendingPathComponent("run").path)",
+        ])
+        #expect(status != 0)
+        #expect(Date().timeIntervalSince(started) < 30)
+        #expect(text.contains("of 2 failed: update") && text.contains("training stopped"), "\(text)")
+    }
+
+    @Test(arguments: [
+        ["infer", "--model", "m", "--input", "in.faa", "--embeddings", "out.h5"], ["eval", "--task", "t.yaml", "--model", "m", "--output", "o"],
+    ])
+    func commandsThatRunAsOneProcessRefuseSeveralRanks(arguments: [String]) throws {
+        let command = arguments[0]
+        let (status, text) = try MPIRun.run(ranks: 2, arguments)
+        #expect(status != 0)
+        #expect(text.contains("kiban \(command) runs as one process; start it without mpirun"), "\(text)")
+    }
 }
