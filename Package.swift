@@ -53,7 +53,7 @@ let package = Package(
             ]),
         .target(
             name: "KibanInfer",
-            dependencies: ["KibanTensor", "KibanFormats", "KibanNN", "KibanData", "KibanModels", "KibanTrain"]),
+            dependencies: ["KibanTensor", "KibanFormats", "KibanNN", "KibanData", "KibanModels", "KibanTrain", "KibanDistributed"]),
         .target(
             name: "KibanEval",
             dependencies: ["KibanData", "KibanFormats", "KibanInfer", "KibanTrain"]),

@@ -48,6 +48,11 @@ public enum CollectiveCheck {
         own.withUnsafeBufferPointer { input in gathered.withUnsafeMutableBufferPointer { communicator.allGather(input, into: $0) } }
         check("all-gather", gathered) { value(rank: $0 / block, index: $0 % block) }
 
+        // Rank r sends r·100 + 3 bytes (r + i) mod 256: messages of different lengths.
+        let messages = communicator.allGather(bytes: (0..<(rank * 100 + 3)).map { UInt8((rank + $0) % 256) })
+        let expected = (0..<size).map { r in (0..<(r * 100 + 3)).map { UInt8((r + $0) % 256) } }
+        if messages != expected { failures.append("all-gather of bytes: lengths \(messages.map(\.count)), expected \(expected.map(\.count))") }
+
         // Even and odd ranks, each ordered from the highest rank down.
         let parity = communicator.split(color: rank % 2, key: -rank)
         let members = stride(from: size - 1 - (size - 1 - rank) % 2, through: 0, by: -2).map { $0 }

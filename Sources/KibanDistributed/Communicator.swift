@@ -30,6 +30,8 @@ public protocol Communicator: AnyObject {
     func reduceScatterSum(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>)
     /// input: (count), output: (size · count): block r is rank r's input.
     func allGather(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>)
+    /// Every rank's bytes, in rank order (messages of any length: results to put together on one rank).
+    func allGather(bytes: [UInt8]) -> [[UInt8]]
     /// The ranks that pass the same `color` form a new communicator, ordered by `key` (then by rank):
     /// the rows and columns of a data × tensor-parallel grid.
     func split(color: Int, key: Int) -> Communicator
@@ -59,6 +61,7 @@ public final class SingleProcessCommunicator: Communicator {
         _ = output.initialize(from: input)
     }
 
+    public func allGather(bytes: [UInt8]) -> [[UInt8]] { [bytes] }
     public func split(color: Int, key: Int) -> Communicator { SingleProcessCommunicator() }
     public func abort(_ code: Int32) -> Never { exit(code) }
 }

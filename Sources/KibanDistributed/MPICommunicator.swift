@@ -87,6 +87,18 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         MPI_Allgather(input.baseAddress!, Int32(input.count), kiban_mpi_float(), output.baseAddress!, Int32(input.count), kiban_mpi_float(), handle)
     }
 
+    public func allGather(bytes: [UInt8]) -> [[UInt8]] {
+        var lengths = [Int64](repeating: 0, count: size)
+        var length = Int64(bytes.count)
+        MPI_Allgather(&length, 1, kiban_mpi_int64(), &lengths, 1, kiban_mpi_int64(), handle)
+        let counts = lengths.map { Int32($0) }
+        let displacements = counts.indices.map { Int32(counts[..<$0].reduce(0, +)) }
+        var all = [UInt8](repeating: 0, count: Int(counts.reduce(0, +)))
+        var sent = bytes
+        MPI_Allgatherv(&sent, Int32(bytes.count), kiban_mpi_byte(), &all, counts, displacements, kiban_mpi_byte(), handle)
+        return counts.indices.map { Array(all[Int(displacements[$0])..<Int(displacements[$0] + counts[$0])]) }
+    }
+
     public func split(color: Int, key: Int) -> Communicator {
         var part: MPI_Comm?
         MPI_Comm_split(handle, Int32(color), Int32(key), &part)

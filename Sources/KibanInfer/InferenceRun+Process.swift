@@ -8,36 +8,63 @@ import KibanTrain
 // Dim legend: n tokens of one sequence (special tokens included), C hidden size, L labels, E element slots.
 
 extension InferenceRun {
-    /// Computes and writes every output for one chunk of records, in input order.
+    /// Computes every output for one chunk of records and writes it in input order. Under `mpirun`
+    /// rank r computes the records at positions r, r + ranks, …; the ranks exchange their rows and
+    /// rank 0 writes them all.
     func process(_ chunk: [PreparedRecord], outputs: InferenceOutputs, variants: VariantTable?) throws {
-        if model.composition != nil {
-            try writePredictions(compositionOutputs(chunk), chunk: chunk, outputs: outputs)
-            return
+        let (rank, ranks) = (communicator.rank, communicator.size)
+        var rows = try compute(chunk, positions: Set(stride(from: rank, to: chunk.count, by: ranks)), outputs: outputs, variants: variants)
+        if ranks > 1 {
+            let parts = communicator.allGather(bytes: rows.encoded())
+            rows = ChunkRows()
+            for part in parts { rows.merge(try ChunkRows(decoding: part)) }
         }
-        let last = model.encoder!.hiddenLayerCount
-        var wanted = Set(embeddingKeys.map(\.layer))
-        if outputs.predictions != nil { wanted.insert(last) }
-        var encoded: [EncodedSequence] = []
-        if !wanted.isEmpty && (outputs.embeddings != nil || outputs.predictions != nil) {
-            let pass = EncoderPass(
-                encoder: model.encoder!, padID: model.padID, limit: limit, batching: options.batching, layout: options.layout)
-            encoded = pass.encode(chunk.map(\.tokens), layers: wanted)
-        }
-        if let writer = outputs.embeddings {
-            let rows = zip(chunk, encoded).filter { outputs.needs(.embeddings, $0.0.record.id) }.map { embeddings(of: $0.1, id: $0.0.record.id) }
-            try writer.append(rows)
-        }
-        if outputs.predictions != nil {
-            try writePredictions(encoded.map { headOutputs(of: $0, layer: last) }, chunk: chunk, outputs: outputs)
-        }
-        if let writer = outputs.scores {
-            let pending = chunk.filter { outputs.needs(.scores, $0.record.id) }
-            if let variants {
-                try writer.append(try pending.flatMap { try mutationRows($0, variants: variants.variants(for: $0.record)) })
-            } else {
-                try writer.append(try pending.map { try pseudoLikelihoodRow($0) })
+        if rank == 0 { try write(rows, count: chunk.count, outputs: outputs) }
+    }
+
+    /// The rows of the records at `positions` of `chunk` that the outputs still need. Every record's
+    /// variants are looked up (so the check that each named id was seen holds on every rank).
+    func compute(_ chunk: [PreparedRecord], positions: Set<Int>, outputs: InferenceOutputs, variants: VariantTable?) throws -> ChunkRows {
+        var rows = ChunkRows()
+        let mine = positions.sorted()
+        let predictionRows = { (raw: [[Float]]) in
+            for (position, values) in zip(mine, raw) where outputs.needs(.predictions, chunk[position].record.id) {
+                rows.predictions[position] = (chunk[position].record.id, self.predictionValues(values, tokens: chunk[position].tokens.count))
             }
         }
+        if model.composition != nil {
+            if options.predictions != nil { predictionRows(compositionOutputs(mine.map { chunk[$0] })) }
+            return rows
+        }
+        let last = model.encoder!.hiddenLayerCount
+        var wanted = options.embeddings != nil ? Set(embeddingKeys.map(\.layer)) : []
+        if options.predictions != nil { wanted.insert(last) }
+        if !wanted.isEmpty {
+            let pass = EncoderPass(
+                encoder: model.encoder!, padID: model.padID, limit: limit, batching: options.batching, layout: options.layout)
+            let encoded = pass.encode(mine.map { chunk[$0].tokens }, layers: wanted)
+            if options.embeddings != nil {
+                for (position, sequence) in zip(mine, encoded) where outputs.needs(.embeddings, chunk[position].record.id) {
+                    rows.embeddings[position] = embeddings(of: sequence, id: chunk[position].record.id)
+                }
+            }
+            if options.predictions != nil { predictionRows(encoded.map { headOutputs(of: $0, layer: last) }) }
+        }
+        if options.scores != nil {
+            for (position, prepared) in chunk.enumerated() {
+                let listed = try variants?.variants(for: prepared.record)
+                guard positions.contains(position), outputs.needs(.scores, prepared.record.id) else { continue }
+                rows.scores[position] = try listed.map { try mutationRows(prepared, variants: $0) } ?? [try pseudoLikelihoodRow(prepared)]
+            }
+        }
+        return rows
+    }
+
+    /// Appends a chunk's rows to the open outputs in input order.
+    func write(_ rows: ChunkRows, count: Int, outputs: InferenceOutputs) throws {
+        try outputs.embeddings?.append((0..<count).compactMap { rows.embeddings[$0] })
+        try outputs.predictions?.append((0..<count).compactMap { rows.predictions[$0] })
+        try outputs.scores?.append((0..<count).flatMap { rows.scores[$0] ?? [] })
     }
 
     // MARK: Embeddings
@@ -100,15 +127,6 @@ extension InferenceRun {
             results += (0..<fractions.count).map { Array(outputs[($0 * width)..<(($0 + 1) * width)]) }
         }
         return results
-    }
-
-    func writePredictions(_ rawOutputs: [[Float]], chunk: [PreparedRecord], outputs: InferenceOutputs) throws {
-        guard let writer = outputs.predictions else { return }
-        var rows: [(id: String, values: [TableWriter.Value])] = []
-        for (prepared, raw) in zip(chunk, rawOutputs) where outputs.needs(.predictions, prepared.record.id) {
-            rows.append((prepared.record.id, predictionValues(raw, tokens: prepared.tokens.count)))
-        }
-        try writer.append(rows)
     }
 
     /// One row of the predictions table: label and probabilities, a value in the data's units, or

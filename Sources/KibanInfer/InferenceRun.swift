@@ -1,5 +1,6 @@
 import Foundation
 import KibanData
+import KibanDistributed
 import KibanModels
 import KibanTensor
 
@@ -50,17 +51,22 @@ public struct InferenceSummary: Sendable {
 }
 
 /// Streams the input through the model in bounded memory and writes every requested output in
-/// input order.
+/// input order. Under `mpirun` the ranks share each chunk's records and rank 0 writes.
 public final class InferenceRun {
     let model: InferenceModel
     let options: InferenceOptions
+    let communicator: Communicator
     let limit: Int
     let layers: [Int]
     let embeddingKeys: [EmbeddingKey]
 
-    public init(model: InferenceModel, options: InferenceOptions) throws {
+    public init(model: InferenceModel, options: InferenceOptions, communicator: Communicator = SingleProcessCommunicator()) throws {
         self.model = model
         self.options = options
+        self.communicator = communicator
+        if communicator.size > 1 && (options.resume || options.generation != nil) {
+            throw InferenceError("\(options.resume ? "--resume" : "--generate") runs as one process; start it without mpirun")
+        }
         guard options.embeddings != nil || options.predictions != nil || options.scores != nil || options.generation != nil else {
             throw InferenceError("nothing to compute: give --embeddings, --predictions, --scores or --generate")
         }
@@ -103,11 +109,11 @@ public final class InferenceRun {
     @discardableResult
     public func run() throws -> InferenceSummary {
         if let generation = options.generation { return try generate(generation) }
-        let outputs = try openOutputs()
+        let outputs = communicator.rank == 0 ? try openOutputs() : InferenceOutputs()
         defer { try? outputs.close() }
         let started = Date()
         let total = min(try InferenceInputReader.count(path: options.input, options: options.inputOptions), options.limit ?? Int.max)
-        let progress = InferenceProgress(total: total, enabled: options.showProgress)
+        let progress = InferenceProgress(total: total, enabled: options.showProgress && communicator.rank == 0)
         // Chunks of at most a twentieth of the input (and at least 64 records), so progress moves every 5 %.
         let chunkRecords = max(64, total / 20)
         let reader = try InferenceInputReader(path: options.input, options: options.inputOptions)

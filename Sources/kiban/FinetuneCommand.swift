@@ -47,9 +47,8 @@ struct FinetuneCommand: ParsableCommand {
         let configuration = try RunConfiguration.load(path: config, overrides: settings)
         if configuration.run.threads > 0 {
             Threading.threadCount = configuration.run.threads
-        } else if communicator.size > 1 && ProcessInfo.processInfo.environment["KIBAN_NUM_THREADS"] == nil {
-            let cores = min(ProcessInfo.processInfo.activeProcessorCount, ProcessInfo.processInfo.processorCount / Launch.ranksOnThisNode)
-            Threading.threadCount = max(1, cores)
+        } else if communicator.size > 1 {
+            Self.shareCoresAmongRanks()
         }
         let report = communicator.rank == 0 ? { (line: String) in print(line) } : { _ in }
         let data = try Trainer.loadData(for: configuration)
@@ -73,5 +72,13 @@ struct FinetuneCommand: ParsableCommand {
         report(String(
             format: "%@: peak memory %.0f MB resident, %.0f MB of it tensors at once", configuration.run.name,
             PeakMemory.residentMegabytes(), Double(Storage.peakLiveBytes) / 1_048_576))
+    }
+
+    /// Under `mpirun`, unless `KIBAN_NUM_THREADS` says otherwise: each rank gets the node's cores
+    /// divided by the ranks on it (and no more than it may run on).
+    static func shareCoresAmongRanks() {
+        guard ProcessInfo.processInfo.environment["KIBAN_NUM_THREADS"] == nil else { return }
+        let cores = min(ProcessInfo.processInfo.activeProcessorCount, ProcessInfo.processInfo.processorCount / Launch.ranksOnThisNode)
+        Threading.threadCount = max(1, cores)
     }
 }

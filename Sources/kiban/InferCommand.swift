@@ -16,6 +16,8 @@ struct InferCommand: ParsableCommand {
             MODEL is a run folder written by kiban finetune (best.h5 + task.json), a Hugging Face folder \
             (config.json + model.safetensors) or a Kiban checkpoint file. Outputs are written in input order \
             and flushed as the run goes; --resume continues an interrupted run, skipping ids already written. \
+            Under mpirun -np N the ranks share each chunk of records and rank 0 writes the outputs (not with \
+            --resume or --generate). \
             Example: kiban infer --model runs/demo/finetune --input proteins.fasta --predictions out.csv \
             --embeddings out.h5 --layers -1 --include mean per_tok
             """)
@@ -139,8 +141,23 @@ struct InferCommand: ParsableCommand {
     }
 
     func run() throws {
-        try Launch.requireOneProcess("kiban infer")
-        if threads > 0 { Threading.threadCount = threads }
+        let communicator = Launch.communicator()
+        guard communicator.size > 1 else { return try infer(communicator) }
+        do {
+            try infer(communicator)
+        } catch {
+            FileHandle.standardError.write(Data("kiban infer: rank \(communicator.rank) of \(communicator.size) failed: \(error)\n".utf8))
+            communicator.abort(1)
+        }
+    }
+
+    /// Loads the model and runs; under `mpirun` every rank computes its share and rank 0 writes and reports.
+    private func infer(_ communicator: Communicator) throws {
+        if threads > 0 {
+            Threading.threadCount = threads
+        } else if communicator.size > 1 {
+            FinetuneCommand.shareCoresAmongRanks()
+        }
         let loaded = try InferenceModel.load(
             model, options: ModelOptions(adapter: adapter, merge: merge, modelConfig: modelConfig, checkpoint: checkpoint, quantization: quantize))
         var options = InferenceOptions(input: input)
@@ -159,8 +176,10 @@ struct InferCommand: ParsableCommand {
                 maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP, stopTokens: Set(stopTokens), seed: seed))
             try options.generation!.options.validate()
         }
-        FileHandle.standardError.write(Data("kiban infer: \(loaded.summary)\n".utf8))
-        let summary = try InferenceRun(model: loaded, options: options).run()
+        let run = try InferenceRun(model: loaded, options: options, communicator: communicator)
+        if communicator.rank == 0 { FileHandle.standardError.write(Data("kiban infer: \(loaded.summary)\n".utf8)) }
+        let summary = try run.run()
+        guard communicator.rank == 0 else { return }
         print(String(format: "kiban infer: %d sequences (%d already written), %d tokens in %.1f s: %.1f sequences/s, %.0f tokens/s",
                      summary.sequences, summary.skipped, summary.tokens, summary.seconds,
                      Double(summary.sequences) / max(summary.seconds, 1e-9), Double(summary.tokens) / max(summary.seconds, 1e-9)))

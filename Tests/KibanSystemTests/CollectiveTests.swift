@@ -21,11 +21,12 @@ struct CollectiveTests {
             func allReduce(_ buffer: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation) {}
             func reduceScatterSum(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) {}
             func allGather(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) {}
+            func allGather(bytes: [UInt8]) -> [[UInt8]] { [bytes, bytes] }
             func split(color: Int, key: Int) -> Communicator { self }
             func abort(_ code: Int32) -> Never { fatalError("abort \(code)") }
         }
         let failures = CollectiveCheck.run(Silent(), length: 100)
-        for name in ["all-reduce sum", "all-reduce max", "all-reduce of doubles", "broadcast", "reduce-scatter", "all-gather", "split"] {
+        for name in ["all-reduce sum", "all-reduce max", "all-reduce of doubles", "broadcast", "reduce-scatter", "all-gather", "all-gather of bytes", "split"] {
             #expect(failures.contains { $0.hasPrefix(name) }, "\(name) not caught: \(failures)")
         }
     }
