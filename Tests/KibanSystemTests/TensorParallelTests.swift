@@ -43,6 +43,21 @@ struct TensorParallelTests {
         print("tensor parallel \(split) × data parallel \(dataRanks): losses within \(worst), checkpoints within \(difference)")
     }
 
+    /// After one update without clipping AdamW's first moment is 0.1 × the gradient, stored whole
+    /// in the checkpoint: the split model's gradient of every parameter against the whole model's.
+    @Test func splitGradientsEqualTheWholeModels() throws {
+        let folder = try DataParallelTests.fixture("tp-gradients")
+        let once = ["train.max_steps=1", "train.clip_norm=0", "train.checkpoint_every=1"]
+        _ = try DataParallelTests.finetune(folder, ranks: 0, output: "one", once)
+        _ = try DataParallelTests.finetune(folder, ranks: 2, output: "split", once + ["train.tensor_parallel=2"])
+        let whole = try DataParallelTests.checkpoint(folder.appendingPathComponent("one/last.h5"))["/optimizer/first_moment"]!
+        let split = try DataParallelTests.checkpoint(folder.appendingPathComponent("split/last.h5"))["/optimizer/first_moment"]!
+        let scale = whole.map(abs).max()!
+        let worst = zip(whole, split).map { abs($0 - $1) }.max()! / scale
+        #expect(whole.count == split.count && scale > 0 && worst <= 1e-5, "gradients differ by \(worst) of the largest (\(whole.count) vs \(split.count) values)")
+        print("gradients of all \(whole.count) parameters within \(worst) of the largest")
+    }
+
     @Test func checkpointsContinueAcrossLayouts() throws {
         let folder = try DataParallelTests.fixture("tp-resume")
         let constant = ["schedule.kind=constant", "train.checkpoint_every=5"]
