@@ -38,11 +38,16 @@ public struct CompositionDescriptors: Sendable {
 
     /// The statistics of `formula` (5 per property); an element the table lacks is an error naming it.
     public func values(for formula: ChemicalFormula) throws -> [Double] {
-        let parts = try formula.fractions.map { entry -> (fraction: Double, properties: [Double]) in
-            guard let properties = rows[entry.element.atomicNumber] else {
-                throw DataError(file: file, message: "no properties for \(entry.element.symbol) (in '\(formula.text)')")
+        try values(elements: formula.fractions.map(\.element.atomicNumber), fractions: formula.fractions.map(\.fraction), what: formula.text)
+    }
+
+    /// The statistics of a composition given as atomic numbers and their fractions (summing to 1).
+    public func values(elements: [Int], fractions: [Double], what: String = "the composition") throws -> [Double] {
+        let parts = try zip(elements, fractions).map { element, fraction -> (fraction: Double, properties: [Double]) in
+            guard let properties = rows[element] else {
+                throw DataError(file: file, message: "no properties for \(Element.all.first { $0.atomicNumber == element }?.symbol ?? "element \(element)") (in '\(what)')")
             }
-            return (entry.fraction, properties)
+            return (fraction, properties)
         }
         return properties.indices.flatMap { index -> [Double] in
             let values = parts.map { $0.properties[index] }

@@ -10,6 +10,8 @@ public struct Example: Sendable {
     public var target: Float = 0
     /// Token classification: one class per token (−100 on special tokens).
     public var tokenLabels: [Int] = []
+    /// Descriptor adapters: the example's descriptor vector (Magpie statistics, peptide descriptors).
+    public var features: [Float] = []
 
     public init(tokens: [Int], fractions: [Float] = [], label: Int = 0, target: Float = 0, tokenLabels: [Int] = []) {
         (self.tokens, self.fractions, self.label, self.target, self.tokenLabels) = (tokens, fractions, label, target, tokenLabels)

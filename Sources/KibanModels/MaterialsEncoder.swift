@@ -76,10 +76,18 @@ public final class MaterialsEncoder: Module {
     }
 
     /// elements: (B, E) atomic numbers (0 in padded slots); fractions: (B, E); mask: (B, E) of 1/0
-    /// → predictions (B, outputs).
-    public func callAsFunction(elements: IndexTensor, fractions: Tensor, mask: Tensor) -> Tensor {
+    /// → predictions (B, outputs). `prefix` (B, K, C): extra tokens (an adapter's) that the element
+    /// tokens attend to and that attend to them; the pooling stays over the elements. Without it
+    /// the model is exactly the base model.
+    public func callAsFunction(elements: IndexTensor, fractions: Tensor, mask: Tensor, prefix: Tensor? = nil) -> Tensor {
         var hidden = elementEmbedding(elements) + fractionEncoder(fractionEncoding(fractions))
-        for layer in layers { hidden = layer(hidden, keyPaddingMask: mask) }
+        var keep = mask
+        if let prefix {
+            hidden = Tensor.concatenate([prefix, hidden], axis: 1)
+            keep = Tensor.concatenate([Tensor.ones([mask.shape[0], prefix.shape[1]]), mask], axis: 1)
+        }
+        for layer in layers { hidden = layer(hidden, keyPaddingMask: keep) }
+        if let prefix { hidden = hidden.sliced(axis: 1, prefix.shape[1]..<hidden.shape[1]) }
         let weights = mask.unsqueezed(-1)
         let pooled = (hidden * weights).summed(axes: [1]) / weights.summed(axes: [1])
         return head(pooled)

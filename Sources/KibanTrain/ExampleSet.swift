@@ -65,6 +65,14 @@ public struct ExampleSet: ExpressibleByArrayLiteral {
         try examples(at: Array(0..<count))
     }
 
+    /// The examples held in memory, each changed by `transform`; a packed corpus cannot be changed.
+    func mapped(_ transform: (Example) throws -> Example) throws -> ExampleSet {
+        guard case .memory(let examples) = source else {
+            throw ConfigTree.ConfigError("a packed corpus cannot take computed descriptors (adapter.descriptors); train from the CSV")
+        }
+        return ExampleSet(try examples.map(transform))
+    }
+
     /// Every example's regression target, without reading tokens.
     public var targets: [Float] {
         switch source {

@@ -56,6 +56,13 @@ extension RunConfiguration {
             let conflict = model.family != .esm ? "model.family esm" : lora.enabled ? "lora.enabled false" : train.zeroStage > 0 ? "train.zero_stage 0" : nil
             if let conflict { throw ConfigError("\(file): key 'train.tensor_parallel': splitting the model over ranks needs \(conflict) for now") }
         }
+        if !adapter.descriptors.isEmpty {
+            guard [.compositionRegression, .compositionClassification].contains(task.kind) else {
+                throw ConfigError("\(file): key 'adapter.descriptors': descriptor adapters work with composition tasks so far, not \(task.kind.rawValue)")
+            }
+            guard adapter.fusion == "projector" else { throw ConfigError("\(file): key 'adapter.fusion': '\(adapter.fusion)' is not projector") }
+            guard adapter.tokens > 0, adapter.hidden > 0 else { throw ConfigError("\(file): keys 'adapter.tokens' and 'adapter.hidden' must be positive") }
+        }
         guard optimizer.lr > 0, optimizer.lr.isFinite else { throw ConfigError("\(file): key 'optimizer.lr' must be positive") }
         guard ["constant", "warmup-cosine", "warmup-linear"].contains(schedule.kind) else {
             throw ConfigError("\(file): key 'schedule.kind': '\(schedule.kind)' is not constant, warmup-cosine or warmup-linear")

@@ -14,6 +14,7 @@ public struct RunConfiguration: Codable, Sendable {
     public var optimizer = Optimizer()
     public var schedule = Schedule()
     public var train = Training()
+    public var adapter = Adapter()
 
     public init() {}
 
@@ -131,6 +132,18 @@ public struct RunConfiguration: Codable, Sendable {
         public var warmupRatio = 0.06
         /// Cosine floor as a fraction of `optimizer.lr`.
         public var minFactor = 0.0
+    }
+
+    /// A modality adapter (multimodal fusion). Composition tasks only for now.
+    public struct Adapter: Codable, Sendable {
+        /// Where the descriptor vector comes from: empty (no adapter), or a per-element property table
+        /// (CSV, e.g. `elements/magpie.csv`) whose Magpie statistics are computed from each formula.
+        public var descriptors = ""
+        /// How it enters the model: `projector` (an MLP makes `tokens` tokens the element tokens attend to).
+        public var fusion = "projector"
+        public var tokens = 4
+        /// The projector MLP's hidden width.
+        public var hidden = 256
     }
 
     /// The loop.

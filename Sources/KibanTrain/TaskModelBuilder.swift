@@ -144,10 +144,12 @@ enum TaskModelBuilder {
                 path: config.model.elementFeatures, elements: encoderConfig.elementCount, width: encoderConfig.modelWidth,
                 generator: generator))
         }
-        let network = TaskNetwork(module: model, composition: model)
+        let adapter = try descriptorAdapter(config, data: data, width: encoderConfig.modelWidth, generator: generator)
+        let network = TaskNetwork(module: adapter.map { CompositionWithDescriptors(model: model, adapter: $0) } ?? model, composition: model)
         let outputs = { (examples: [Example]) -> (Tensor, Int) in
             let batch = CompositionBatch(examples)
-            return (model(elements: batch.elements, fractions: batch.fractions, mask: batch.mask), batch.elements.count)
+            let prefix = adapter.map { $0(Tensor(shape: [examples.count, examples[0].features.count], values: examples.flatMap(\.features))) }
+            return (model(elements: batch.elements, fractions: batch.fractions, mask: batch.mask, prefix: prefix), batch.elements.count)
         }
         switch config.task.kind {
         case .compositionRegression:
@@ -267,6 +269,18 @@ enum TaskModelBuilder {
         }
     }
 
+    /// The projector of `adapter.descriptors`, standardised on the training split (nil without an adapter).
+    private static func descriptorAdapter(
+        _ config: RunConfiguration, data: TrainingData, width: Int, generator: RandomGenerator
+    ) throws -> DescriptorProjector? {
+        guard !config.adapter.descriptors.isEmpty else { return nil }
+        let rows = try data.train.all().map(\.features)
+        let projector = DescriptorProjector(
+            descriptors: rows.first?.count ?? 0, width: width, tokens: config.adapter.tokens, hidden: config.adapter.hidden, generator: generator)
+        projector.standardize(using: rows)
+        return projector
+    }
+
     private static func regressionObjective(_ config: RunConfiguration, data: TrainingData) -> RegressionObjective {
         let targets = data.train.targets.map(Double.init)
         guard config.task.normalizeTargets, targets.count > 1 else { return RegressionObjective(loss: config.task.loss, mean: 0, scale: 1) }
@@ -349,4 +363,17 @@ final class EncoderWithHead: Module {
         if let head = head as? SequenceHead { return head(hidden, mask: mask) }
         return (head as! TokenClassificationHead)(hidden)
     }
+}
+
+/// A composition model with a descriptor adapter: the base model's parameters keep their names, the
+/// adapter's are under `descriptor_adapter.`.
+final class CompositionWithDescriptors: Module {
+    let model: MaterialsEncoder
+    let adapter: DescriptorProjector
+
+    init(model: MaterialsEncoder, adapter: DescriptorProjector) {
+        (self.model, self.adapter) = (model, adapter)
+    }
+
+    override var children: [(key: String, module: Module)] { model.children + [("descriptor_adapter", adapter)] }
 }

@@ -42,10 +42,25 @@ enum TrainingDataLoader {
             data = try tables(config, tokenizer: tokenizer)
         }
         data.fileHashes = hashes
+        if !config.adapter.descriptors.isEmpty { try addDescriptors(to: &data, table: config.adapter.descriptors) }
         for (name, count) in [("train", data.train.count), ("validation", data.validation.count)] where count == 0 {
             throw ConfigError("the \(name) split is empty (data.train = '\(source.train)', split column '\(source.splitColumn)')")
         }
         return data
+    }
+
+    /// Magpie statistics of every example's composition over the element table at `table`.
+    private static func addDescriptors(to data: inout TrainingData, table path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("key 'adapter.descriptors': '\(path)' does not exist") }
+        let table = try CompositionDescriptors(path: path)
+        let describe = { (example: Example) throws -> Example in
+            var described = example
+            described.features = try table.values(elements: example.tokens, fractions: example.fractions.map(Double.init)).map(Float.init)
+            return described
+        }
+        data.train = try data.train.mapped(describe)
+        data.validation = try data.validation.map(describe)
+        data.test = try data.test.map(describe)
     }
 
     /// A FASTA corpus; validation is a fixed hash-selected fraction of the sequences.

@@ -60,4 +60,13 @@ struct FusionTests {
         let masked = resampler(padded, mask: Tensor(shape: [1, 8], values: [1, 1, 1, 1, 1, 1, 0, 0]))
         #expect(Self.largestDifference(masked, output) <= 1e-5, "padding ignored")
     }
+
+    @Test func descriptorProjectorGradientsMatchFiniteDifferences() {
+        let projector = DescriptorProjector(descriptors: 5, width: 4, tokens: 3, hidden: 7, generator: RandomGenerator(seed: 8))
+        projector.standardize(using: [[1, 2, 3, 4, 5], [2, 0, 3, 1, 9], [0, 1, 3, 2, 4]])
+        #expect(projector.scale.value.toArray()[2] == 1, "a constant descriptor keeps scale 1")
+        let check = GradientCheck.Case("descriptor projector (2, 5) → (2, 3, 4)", shapes: [[2, 5]]) { projector($0[0]) }
+        let mismatch = GradientCheck.run(check)
+        #expect(mismatch == nil, "\(mismatch?.description ?? "")")
+    }
 }
