@@ -1,4 +1,5 @@
 import CMPI
+import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -91,6 +92,20 @@ public enum Launch {
         let names: [String] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"]
         let ranks = names.compactMap { name in getenv(name).flatMap { Int(String(cString: $0)) } }.first ?? 1
         guard ranks <= 1 else { throw OneProcessOnly(description: "\(command) runs as one process; start it without mpirun (it was started as \(ranks) ranks)") }
+    }
+
+    /// Runs `body` with this process's communicator. Under MPI a rank whose `body` throws prints
+    /// `<command>: rank R of N failed: <error>` and aborts the whole run, so no other rank waits
+    /// forever in a collective; a single process just throws.
+    public static func run(_ command: String, _ body: (Communicator) throws -> Void) throws {
+        let communicator = communicator()
+        guard communicator.size > 1 else { return try body(communicator) }
+        do {
+            try body(communicator)
+        } catch {
+            FileHandle.standardError.write(Data("\(command): rank \(communicator.rank) of \(communicator.size) failed: \(error)\n".utf8))
+            communicator.abort(1)
+        }
     }
 
     /// `MPICommunicator.world` under an MPI launcher, else a ``SingleProcessCommunicator``.

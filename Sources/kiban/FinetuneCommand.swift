@@ -31,14 +31,7 @@ struct FinetuneCommand: ParsableCommand {
     var dryRun = false
 
     func run() throws {
-        let communicator = Launch.communicator()
-        guard communicator.size > 1 else { return try train(communicator) }
-        do {
-            try train(communicator)
-        } catch {
-            FileHandle.standardError.write(Data("kiban finetune: rank \(communicator.rank) of \(communicator.size) failed: \(error)\n".utf8))
-            communicator.abort(1)
-        }
+        try Launch.run("kiban finetune", train)
     }
 
     /// Loads, builds and trains; under `mpirun` every rank runs it and rank 0 reports.

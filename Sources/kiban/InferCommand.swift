@@ -141,14 +141,7 @@ struct InferCommand: ParsableCommand {
     }
 
     func run() throws {
-        let communicator = Launch.communicator()
-        guard communicator.size > 1 else { return try infer(communicator) }
-        do {
-            try infer(communicator)
-        } catch {
-            FileHandle.standardError.write(Data("kiban infer: rank \(communicator.rank) of \(communicator.size) failed: \(error)\n".utf8))
-            communicator.abort(1)
-        }
+        try Launch.run("kiban infer", infer)
     }
 
     /// Loads the model and runs; under `mpirun` every rank computes its share and rank 0 writes and reports.

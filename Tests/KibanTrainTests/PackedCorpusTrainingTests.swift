@@ -34,11 +34,17 @@ struct PackedCorpusTrainingTests {
         #expect(csv.metrics == packed.metrics)
     }
 
-    @Test func aCorpusWithoutSplitsHoldsOutAFixedFractionForValidation() throws {
-        let folder = try TrainerFixture.folder("packed-fasta")
+    /// The trainer fixture's inputs in a fresh folder, with its 48 proteins packed (no splits).
+    func packedProteins(_ name: String) throws -> (folder: URL, corpus: URL) {
+        let folder = try TrainerFixture.folder(name)
         try TrainerFixture.writeInputs(in: folder)
         let corpus = folder.appendingPathComponent("proteins.h5")
         _ = try CorpusPacker.packFASTA(input: folder.appendingPathComponent("proteins.faa").path, output: corpus)
+        return (folder, corpus)
+    }
+
+    @Test func aCorpusWithoutSplitsHoldsOutAFixedFractionForValidation() throws {
+        let (folder, corpus) = try packedProteins("packed-fasta")
         var config = TrainerFixture.maskedLM(in: folder, output: "run")
         config.data.train = corpus.path
         let data = try Trainer.loadData(for: config), again = try Trainer.loadData(for: config)
@@ -51,10 +57,7 @@ struct PackedCorpusTrainingTests {
     }
 
     @Test func aPackedCorpusThatCannotServeTheTaskIsRefusedByName() throws {
-        let folder = try TrainerFixture.folder("packed-wrong")
-        try TrainerFixture.writeInputs(in: folder)
-        let corpus = folder.appendingPathComponent("proteins.h5")
-        _ = try CorpusPacker.packFASTA(input: folder.appendingPathComponent("proteins.faa").path, output: corpus)
+        let (folder, corpus) = try packedProteins("packed-wrong")
         var config = TrainerFixture.classification(in: folder, output: "run")
         config.data.train = corpus.path
         #expect { try Trainer.loadData(for: config) } throws: { "\($0)".contains("\(corpus.path): no /labels dataset") }
