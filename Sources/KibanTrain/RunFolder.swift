@@ -69,6 +69,10 @@ public enum RunFolder {
         _ folder: URL, checkpoint: String = "best.h5", merge: Bool = false
     ) throws -> (model: TaskModel, config: RunConfiguration, info: TaskInfo, tokenizer: SequenceTokenizer) {
         let (config, info) = try description(of: folder, checkpoint: checkpoint)
+        guard config.adapter.descriptors.isEmpty else {
+            throw ConfigTree.ConfigError(
+                "\(folder.path): trained with a descriptor adapter (adapter.descriptors), which inference and evaluation do not read yet")
+        }
         let tokenizer = try self.tokenizer(info, in: folder)
         var building = config
         building.model.elementFeatures = ""

@@ -49,6 +49,10 @@ struct DescriptorAdapterTests {
         let saved = try Checkpoint.modelTensors(at: URL(fileURLWithPath: adapted.config.run.outputDir).appendingPathComponent("best.h5"))
         // The standardisation travels with the weights: the training split's mean atomic number, not 0.
         #expect(saved["descriptor_adapter.mean"]!.toArray()[0] > 5)
+        // Inference cannot feed descriptors yet, so it refuses the run rather than ignore the adapter.
+        #expect { try RunFolder.load(URL(fileURLWithPath: adapted.config.run.outputDir)) } throws: {
+            "\($0)".contains("trained with a descriptor adapter (adapter.descriptors), which inference and evaluation do not read yet")
+        }
     }
 
     @Test func descriptorTokensChangeThePredictionAndTheirAbsenceIsTheBaseModel() throws {
