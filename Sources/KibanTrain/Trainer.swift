@@ -228,7 +228,7 @@ public final class Trainer {
     /// When this session started and the seconds already spent before it.
     private var sessionStart = (Date(), 0.0)
 
-    private func updateSeconds() {
+    func updateSeconds() {
         state.seconds = sessionStart.1 + Date().timeIntervalSince(sessionStart.0)
     }
 
@@ -334,44 +334,6 @@ public final class Trainer {
         if config.train.checkpointEvery == 0 { try saveCheckpoint("last.h5") }
     }
 
-    /// Writes checkpoint `name` (rank 0; every rank takes part in gathering ZeRO-sharded moments).
-    func saveCheckpoint(_ name: String, beforeRename: (() throws -> Void)? = nil) throws {
-        updateSeconds()
-        let started = Date()
-        var optimizerState = parallel.gatheredState(optimizer)
-        let modelTensors = tensorParallel?.wholeTensors(task.module, buffer: optimizer.buffer)
-        if let tensorParallel { optimizerState = tensorParallel.wholeState(optimizerState, buffer: optimizer.buffer) }
-        let gathered = Date()
-        checkpointSeconds.gathering += gathered.timeIntervalSince(started)
-        defer { checkpointSeconds.writing += Date().timeIntervalSince(gathered) }
-        guard writes else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let metadata = Checkpoint.Metadata(
-            step: state.step, runConfig: String(decoding: try encoder.encode(config), as: UTF8.self), dataHashes: data.fileHashes,
-            trainerState: String(decoding: try encoder.encode(state), as: UTF8.self),
-            taskInfo: String(decoding: try encoder.encode(taskInfo), as: UTF8.self))
-        try Checkpoint.save(
-            to: output.appendingPathComponent(name), model: task.module, modelTensors: modelTensors, optimizer: optimizer,
-            optimizerState: optimizerState,
-            generator: generator, metadata: metadata, beforeRename: beforeRename)
-    }
-
-    /// Continues from `last.h5` when `run.resume` is on and it exists: model, optimizer, generator,
-    /// data position and the best-so-far; the metrics log is cut back to that update.
-    func resumeIfPossible() throws {
-        let last = output.appendingPathComponent("last.h5")
-        guard config.run.resume, FileManager.default.fileExists(atPath: last.path) else {
-            if writes { log.truncate(afterStep: 0) }
-            return
-        }
-        let metadata = try Checkpoint.load(from: last, into: task.module, optimizer: optimizer, generator: generator, slicing: tensorParallel)
-        state = try JSONDecoder().decode(TrainerState.self, from: Data(metadata.trainerState.utf8))
-        guard writes else { return }
-        log.truncate(afterStep: state.step)
-        ProgressReporter.note("resuming from \(last.path) at update \(state.step)")
-    }
-
     /// Restores the best checkpoint, evaluates validation and test, writes curves, the adapter and `summary.json`.
     func finish(wallSeconds: Double) throws -> TrainingSummary {
         let best = output.appendingPathComponent("best.h5")
@@ -396,36 +358,5 @@ public final class Trainer {
         try CurvePlot.write(log: log, monitor: config.train.monitor, to: output.appendingPathComponent("curves.svg"))
         try summary.write(to: output.appendingPathComponent("summary.json"))
         return summary
-    }
-}
-
-/// What a finished run reports (`summary.json`).
-public struct TrainingSummary: Codable, Sendable {
-    public let name: String
-    public let seed: Int
-    public let steps: Int
-    public let bestStep: Int
-    /// `validation_*` and `test_*` metrics of the best checkpoint.
-    public let metrics: [String: Double]
-    public let wallSeconds: Double
-    public let parameters: Int
-    public let trainableParameters: Int
-    public let bestCheckpointSHA256: String
-    public let dataSHA256: [String: String]
-    /// Data-parallel ranks, ranks per tensor-parallel group (all ranks = their product), and
-    /// examples per update (batch size × data-parallel ranks × accumulation).
-    public let ranks: Int
-    public let tensorParallel: Int
-    public let globalBatch: Int
-    /// Seconds this session spent gathering checkpoint tensors from the ranks (ZeRO, tensor
-    /// parallel) and writing checkpoints (rank 0).
-    public let checkpointGatherSeconds: Double
-    public let checkpointWriteSeconds: Double
-
-    func write(to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        try encoder.encode(self).write(to: url, options: .atomic)
     }
 }
